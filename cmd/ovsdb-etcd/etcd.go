@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.etcd.io/etcd/server/v3/embed"
+)
+
+// Limits of the embedded etcd (DESIGN.md "etcd limits"): large enough that
+// ovn-northd's first sync (10,000+ rows, 8+ MiB in one OVSDB transaction)
+// commits as one etcd Txn.
+const (
+	embeddedMaxTxnOps       = 128 * 1024
+	embeddedMaxRequestBytes = 32 * 1024 * 1024
+	embeddedReadyTimeout    = 60 * time.Second
+	// maxUnixSocketPath is the longest path bind(2) accepts for a unix
+	// socket (sun_path is 108 bytes including the NUL), with a margin.
+	maxUnixSocketPath = 100
+)
+
+// embeddedEtcd is the single-member etcd that all-in-one runs with
+// --data-dir. Its client and peer listeners are unix sockets inside the data
+// directory when the path is short enough, otherwise free loopback ports, so
+// that instances never collide.
+type embeddedEtcd struct {
+	etcd      *embed.Etcd
+	endpoints []string
+}
+
+// freeLoopbackURL returns an http URL on a loopback port that was free a
+// moment ago.
+func freeLoopbackURL() (url.URL, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return url.URL{}, fmt.Errorf("find a free loopback port: %w", err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		return url.URL{}, fmt.Errorf("find a free loopback port: %w", err)
+	}
+	return url.URL{Scheme: "http", Host: addr}, nil
+}
+
+// listenURL chooses the URL of one embedded etcd listener.
+func listenURL(dir, name string) (url.URL, error) {
+	p := filepath.Join(dir, name)
+	if len(p) <= maxUnixSocketPath {
+		// A socket left by a killed process would make bind fail.
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return url.URL{}, fmt.Errorf("remove stale socket %q: %w", p, err)
+		}
+		return url.URL{Scheme: "unix", Path: p}, nil
+	}
+	return freeLoopbackURL()
+}
+
+// startEmbeddedEtcd starts etcd with its data in dataDir/etcd and waits
+// until it serves clients or ctx ends.
+func startEmbeddedEtcd(ctx context.Context, log *slog.Logger, dataDir string) (*embeddedEtcd, error) {
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("resolve --data-dir %q: %w", dataDir, err)
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return nil, fmt.Errorf("create --data-dir %q: %w", abs, err)
+	}
+	clientURL, err := listenURL(abs, "etcd-client.sock")
+	if err != nil {
+		return nil, err
+	}
+	peerURL, err := listenURL(abs, "etcd-peer.sock")
+	if err != nil {
+		return nil, err
+	}
+	cfg := embed.NewConfig()
+	cfg.Name = "ovsdb-etcd"
+	cfg.Dir = filepath.Join(abs, "etcd")
+	cfg.ListenClientUrls = []url.URL{clientURL}
+	cfg.AdvertiseClientUrls = []url.URL{clientURL}
+	cfg.ListenPeerUrls = []url.URL{peerURL}
+	cfg.AdvertisePeerUrls = []url.URL{peerURL}
+	cfg.InitialCluster = cfg.Name + "=" + peerURL.String()
+	cfg.ClusterState = embed.ClusterStateFlagNew
+	cfg.MaxTxnOps = embeddedMaxTxnOps
+	cfg.MaxRequestBytes = embeddedMaxRequestBytes
+	cfg.LogLevel = "error"
+	cfg.LogOutputs = []string{"stderr"}
+	// The metrics of the embedded etcd are served on its client listener;
+	// ours go to --metrics-listen.
+
+	log.Info("starting embedded etcd", "dir", cfg.Dir, "client_url", clientURL.String())
+	e, err := embed.StartEtcd(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("start embedded etcd in %q: %w", cfg.Dir, err)
+	}
+	timer := time.NewTimer(embeddedReadyTimeout)
+	defer timer.Stop()
+	select {
+	case <-e.Server.ReadyNotify():
+	case err := <-e.Err():
+		e.Close()
+		return nil, fmt.Errorf("start embedded etcd in %q: %w", cfg.Dir, err)
+	case <-timer.C:
+		e.Close()
+		return nil, fmt.Errorf("start embedded etcd in %q: not ready after %v", cfg.Dir, embeddedReadyTimeout)
+	case <-ctx.Done():
+		e.Close()
+		return nil, fmt.Errorf("start embedded etcd: %w", ctx.Err())
+	}
+	ep := clientURL.String()
+	if clientURL.Scheme == "unix" {
+		// grpc's resolver takes unix:///abs/path.
+		ep = "unix://" + clientURL.Path
+	}
+	return &embeddedEtcd{etcd: e, endpoints: []string{ep}}, nil
+}
+
+// Err reports a fatal error of the running etcd.
+func (e *embeddedEtcd) Err() <-chan error { return e.etcd.Err() }
+
+// Close stops etcd and waits for it.
+func (e *embeddedEtcd) Close() {
+	e.etcd.Close()
+}

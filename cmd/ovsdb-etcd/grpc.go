@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// maxGRPCMessageBytes bounds one internal gRPC message. It is above the
+// embedded etcd's MaxRequestBytes so that any transaction etcd could commit
+// also fits between the roles (DESIGN.md "etcd limits").
+const maxGRPCMessageBytes = 2 * embeddedMaxRequestBytes
+
+func newGRPCServerMetrics() *grpcprom.ServerMetrics {
+	return grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
+}
+
+func newGRPCClientMetrics() *grpcprom.ClientMetrics {
+	return grpcprom.NewClientMetrics(grpcprom.WithClientHandlingTimeHistogram())
+}
+
+// slogLogger adapts slog to the go-grpc-middleware logging interface
+// (go-grpc-middleware examples/server/main.go).
+func slogLogger(l *slog.Logger) logging.Logger {
+	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+		l.Log(ctx, slog.Level(lvl), msg, fields...)
+	})
+}
+
+// serverOptions returns the options every gRPC server of a role is built
+// with: prometheus metrics, request logging at Debug (finish only), panic
+// recovery that turns a panic into codes.Internal, and an otelgrpc stats
+// handler so traces continue from the caller.
+func (o *observability) serverOptions() []grpc.ServerOption {
+	logOpts := []logging.Option{
+		logging.WithLogOnEvents(logging.FinishCall),
+		logging.WithLevels(func(c codes.Code) logging.Level {
+			if c == codes.OK || c == codes.Canceled || c == codes.Unavailable {
+				return logging.LevelDebug
+			}
+			return logging.DefaultServerCodeToLevel(c)
+		}),
+	}
+	recov := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+		o.log.ErrorContext(ctx, "panic in gRPC handler", "panic", fmt.Sprint(p))
+		return status.Errorf(codes.Internal, "internal error: %v", p)
+	})
+	lg := slogLogger(o.log)
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(maxGRPCMessageBytes),
+		grpc.MaxSendMsgSize(math.MaxInt32),
+		grpc.StatsHandler(otelgrpc.NewServerHandler(
+			otelgrpc.WithTracerProvider(o.tracer), otelgrpc.WithPropagators(o.propagator))),
+		grpc.ChainUnaryInterceptor(
+			o.serverMetrics.UnaryServerInterceptor(),
+			logging.UnaryServerInterceptor(lg, logOpts...),
+			recovery.UnaryServerInterceptor(recov),
+		),
+		grpc.ChainStreamInterceptor(
+			o.serverMetrics.StreamServerInterceptor(),
+			logging.StreamServerInterceptor(lg, logOpts...),
+			recovery.StreamServerInterceptor(recov),
+		),
+	}
+}
+
+// dialOptions returns the options of every gRPC client connection between
+// roles: metrics, Debug logging, otelgrpc, and message limits that match
+// serverOptions. Transport credentials are added by the caller.
+func (o *observability) dialOptions() []grpc.DialOption {
+	lg := slogLogger(o.log)
+	logOpts := []logging.Option{
+		logging.WithLogOnEvents(logging.FinishCall),
+		logging.WithLevels(func(codes.Code) logging.Level { return logging.LevelDebug }),
+	}
+	return []grpc.DialOption{
+		grpc.WithDefaultCallOptions(
+			grpc.MaxCallRecvMsgSize(math.MaxInt32),
+			grpc.MaxCallSendMsgSize(maxGRPCMessageBytes),
+		),
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler(
+			otelgrpc.WithTracerProvider(o.tracer), otelgrpc.WithPropagators(o.propagator))),
+		grpc.WithChainUnaryInterceptor(
+			o.clientMetrics.UnaryClientInterceptor(),
+			logging.UnaryClientInterceptor(lg, logOpts...),
+		),
+		grpc.WithChainStreamInterceptor(
+			o.clientMetrics.StreamClientInterceptor(),
+			logging.StreamClientInterceptor(lg, logOpts...),
+		),
+	}
+}
