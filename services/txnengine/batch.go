@@ -1,0 +1,145 @@
+package txnengine
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/keys"
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/ovsdb"
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/schema"
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/txn"
+)
+
+// batch accumulates the net effect of the transactions of one group
+// commit: one entry per etcd key, since etcd rejects a Txn that touches a
+// key twice. A row inserted and deleted within the batch vanishes.
+type batch struct {
+	keys     keys.Layout
+	order    []string
+	rows     map[string]*rowOp
+	comments []comment
+	txns     int
+	bytes    int // keys and values, an estimate of the request size
+}
+
+type rowOp struct {
+	existed bool   // the row was in etcd before the batch
+	value   []byte // nil: delete
+}
+
+type comment struct {
+	db, text string
+}
+
+func newBatch(keys keys.Layout) *batch {
+	return &batch{keys: keys, rows: make(map[string]*rowOp)}
+}
+
+// add records one transaction's changes to database name.
+func (b *batch) add(name string, db *txn.Database, changes []txn.RowChange, comments []string) error {
+	b.txns++
+	s := db.Schema()
+	for _, c := range changes {
+		key := b.keys.Row(name, c.Table, c.UUID)
+		op, ok := b.rows[key]
+		if !ok {
+			op = &rowOp{existed: c.Old != nil}
+			b.rows[key] = op
+			b.order = append(b.order, key)
+			b.bytes += len(key)
+		}
+		b.bytes -= len(op.value)
+		op.value = nil
+		if c.New != nil {
+			v, err := encodeRow(s, c.Table, c.New)
+			if err != nil {
+				return err
+			}
+			op.value = v
+			b.bytes += len(v)
+		}
+	}
+	for _, text := range comments {
+		b.comments = append(b.comments, comment{db: name, text: text})
+		b.bytes += len(text) + 64
+	}
+	return nil
+}
+
+func encodeRow(s *schema.Database, table string, row ovsdb.Row) ([]byte, error) {
+	t, ok := s.Tables[table]
+	if !ok {
+		return nil, fmt.Errorf("table %q not in schema %q", table, s.Name)
+	}
+	v, err := t.EncodeRow(row)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s row: %w", table, err)
+	}
+	return v, nil
+}
+
+// ops is the number of etcd operations the batch needs (an upper bound).
+func (b *batch) ops() int { return len(b.rows) + len(b.comments) }
+
+// empty reports whether the batch writes nothing.
+func (b *batch) empty() bool {
+	for _, op := range b.rows {
+		if op.value != nil || op.existed {
+			return false
+		}
+	}
+	return len(b.comments) == 0
+}
+
+// etcdOps returns the batch's puts and deletes, then its comments keyed
+// by now.
+func (b *batch) etcdOps(now time.Time) ([]clientv3.Op, error) {
+	ops := make([]clientv3.Op, 0, len(b.order)+len(b.comments)+1)
+	for _, key := range b.order {
+		op := b.rows[key]
+		switch {
+		case op.value != nil:
+			ops = append(ops, clientv3.OpPut(key, string(op.value)))
+		case op.existed:
+			ops = append(ops, clientv3.OpDelete(key))
+		}
+	}
+	n := map[string]int{}
+	for _, c := range b.comments {
+		ops = append(ops, clientv3.OpPut(b.keys.Comment(c.db, now, n[c.db]), c.text))
+		n[c.db]++
+	}
+	return ops, nil
+}
+
+// isSizeError reports whether err proves etcd refused a request for its
+// size before applying it: the server's limits (too many operations,
+// request too large) or gRPC's message size limits on either side.
+func isSizeError(err error) bool {
+	if errors.Is(err, rpctypes.ErrTooManyOps) || errors.Is(err, rpctypes.ErrRequestTooLarge) {
+		return true
+	}
+	if st, ok := status.FromError(err); ok {
+		switch st.Code() {
+		case codes.ResourceExhausted:
+			return strings.Contains(st.Message(), "larger than max")
+		case codes.InvalidArgument:
+			msg := st.Message()
+			return msg == rpctypes.ErrGRPCTooManyOps.Error() || msg == rpctypes.ErrGRPCRequestTooLarge.Error() ||
+				msg == "etcdserver: too many operations in txn request" || msg == "etcdserver: request is too large"
+		}
+	}
+	var ee rpctypes.EtcdError
+	if errors.As(err, &ee) {
+		return ee.Code() == codes.InvalidArgument &&
+			(ee.Error() == rpctypes.ErrTooManyOps.Error() || ee.Error() == rpctypes.ErrRequestTooLarge.Error())
+	}
+	return false
+}

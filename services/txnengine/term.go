@@ -1,0 +1,532 @@
+package txnengine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/concurrency"
+
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/ovsdb"
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/txn"
+)
+
+// request is one transaction on its way through the commit loop.
+type request struct {
+	ctx     context.Context
+	db      string
+	ops     []any
+	size    int
+	locks   []string
+	session string
+	id      string
+	arrived time.Time
+	reply   chan reply // capacity 1, written once
+
+	// Owned by the commit loop:
+	deadline   time.Time // of a parked wait; zero: none
+	parked     bool
+	stopCancel func() bool
+}
+
+type reply struct {
+	resp Response
+	err  error
+}
+
+func (r *request) answer(resp Response, err error) {
+	select {
+	case r.reply <- reply{resp: resp, err: err}:
+	default:
+		panic("txnengine: request answered twice")
+	}
+}
+
+func (r *request) hasLock(name string) bool { return slices.Contains(r.locks, name) }
+
+// term is one period of leadership. Its commit loop (run) is the single
+// writer of dbs, rev, markerRev, batchSeq and parked; other goroutines
+// only send on queue and cancelCh, and wait on done.
+type term struct {
+	e         *Engine
+	log       *slog.Logger
+	sess      *concurrency.Session
+	leaderKey string
+	leaderRev int64
+	marker    string
+
+	queue    chan *request
+	cancelCh chan *request
+	done     chan struct{} // closed by finish, after every taken request was answered
+
+	// Owned by the commit loop.
+	dbs       map[string]*txn.Database
+	rev       int64 // revision the in-memory state reflects
+	markerRev int64 // ModRevision of marker; 0 while absent
+	batchSeq  uint64
+	parked    []*request
+
+	highWater atomic.Int64
+	// lastRev is rev for the compaction goroutine.
+	lastRev atomic.Int64
+}
+
+func newTerm(e *Engine, sess *concurrency.Session, leaderKey string, leaderRev int64) *term {
+	return &term{
+		e:         e,
+		log:       e.log.With("leader_rev", leaderRev),
+		sess:      sess,
+		leaderKey: leaderKey,
+		leaderRev: leaderRev,
+		marker:    e.keys.Marker(leaderRev),
+		queue:     make(chan *request, e.cfg.QueueLength),
+		cancelCh:  make(chan *request, 64),
+		done:      make(chan struct{}),
+	}
+}
+
+func (t *term) noteQueueLen(n int) {
+	for {
+		hw := t.highWater.Load()
+		if int64(n) <= hw {
+			return
+		}
+		if t.highWater.CompareAndSwap(hw, int64(n)) {
+			t.e.metrics.queueHighWater.Set(float64(n))
+			return
+		}
+	}
+}
+
+// finish answers every request the term holds or that is still queued
+// with a retryable error (none of them committed), then closes done.
+func (t *term) finish(cause error) {
+	err := fmt.Errorf("%w: %w", ErrLeadershipLost, cause)
+	if errors.Is(cause, context.Canceled) {
+		err = fmt.Errorf("%w: engine closing", ErrLeadershipLost)
+	}
+	for _, r := range t.parked {
+		if r.stopCancel != nil {
+			r.stopCancel()
+		}
+		t.e.metrics.transactions.WithLabelValues("unavailable").Inc()
+		r.answer(Response{}, err)
+	}
+	t.parked = nil
+	t.e.metrics.parked.Set(0)
+	close(t.done)
+	for {
+		select {
+		case r := <-t.queue:
+			t.e.metrics.transactions.WithLabelValues("unavailable").Inc()
+			r.answer(Response{}, err)
+		default:
+			return
+		}
+	}
+}
+
+// run is the commit loop. It returns when leadership ends (session closed,
+// fence failed), when ctx ends, or when a commit outcome cannot be
+// resolved; every request of the batch in hand has been answered by then.
+func (t *term) run(ctx context.Context) error {
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	retryParked := false
+	for {
+		var batch []*request
+		if retryParked && len(t.parked) > 0 {
+			batch = t.unparkAll()
+		} else {
+			t.armTimer(timer)
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-t.sess.Done():
+				return errors.New("election session ended")
+			case r := <-t.queue:
+				batch = append(batch, r)
+			case r := <-t.cancelCh:
+				t.dropCancelled(r)
+				continue
+			case <-timer.C:
+				batch = t.unparkExpired(time.Now())
+				if len(batch) == 0 {
+					continue
+				}
+			}
+		}
+		committed, err := t.process(ctx, batch, true)
+		if err != nil {
+			return err
+		}
+		retryParked = committed
+	}
+}
+
+// armTimer sets timer to the earliest deadline of a parked wait.
+func (t *term) armTimer(timer *time.Timer) {
+	timer.Stop()
+	var first time.Time
+	for _, r := range t.parked {
+		if !r.deadline.IsZero() && (first.IsZero() || r.deadline.Before(first)) {
+			first = r.deadline
+		}
+	}
+	if !first.IsZero() {
+		timer.Reset(time.Until(first))
+	}
+}
+
+func (t *term) park(r *request, timeoutMs int64) {
+	if timeoutMs > 0 && r.deadline.IsZero() {
+		r.deadline = r.arrived.Add(time.Duration(timeoutMs) * time.Millisecond)
+	}
+	r.parked = true
+	t.parked = append(t.parked, r)
+	r.stopCancel = context.AfterFunc(r.ctx, func() {
+		select {
+		case t.cancelCh <- r:
+		case <-t.done:
+		}
+	})
+	t.e.metrics.parked.Set(float64(len(t.parked)))
+}
+
+func (t *term) unpark(r *request) {
+	r.parked = false
+	if r.stopCancel != nil {
+		r.stopCancel()
+		r.stopCancel = nil
+	}
+}
+
+func (t *term) unparkAll() []*request {
+	batch := t.parked
+	t.parked = nil
+	for _, r := range batch {
+		t.unpark(r)
+	}
+	t.e.metrics.parked.Set(0)
+	return batch
+}
+
+func (t *term) unparkExpired(now time.Time) []*request {
+	var expired, keep []*request
+	for _, r := range t.parked {
+		if !r.deadline.IsZero() && !now.Before(r.deadline) {
+			t.unpark(r)
+			expired = append(expired, r)
+		} else {
+			keep = append(keep, r)
+		}
+	}
+	t.parked = keep
+	t.e.metrics.parked.Set(float64(len(t.parked)))
+	return expired
+}
+
+// dropCancelled removes a parked request whose RPC was cancelled; it
+// never executed, so it is answered with its context's error.
+func (t *term) dropCancelled(r *request) {
+	if !r.parked {
+		return // already re-executed or answered
+	}
+	t.parked = slices.DeleteFunc(t.parked, func(p *request) bool { return p == r })
+	r.parked = false
+	r.stopCancel = nil
+	t.e.metrics.parked.Set(float64(len(t.parked)))
+	r.answer(Response{}, r.ctx.Err())
+}
+
+// executed is a request that ran and awaits its batch's commit.
+type executed struct {
+	r   *request
+	res txn.Result
+}
+
+// process executes batch, pulling more queued requests while the batch
+// stays under the group-commit limits (when drain), commits the result
+// and answers every request. committed reports that data changed.
+func (t *term) process(ctx context.Context, batch []*request, drain bool) (committed bool, err error) {
+	start := time.Now()
+	b := newBatch(t.e.keys)
+	var done []executed
+	ectx, span := t.e.tracer.Start(ctx, "txnengine.execute")
+	for i := 0; ; i++ {
+		if i == len(batch) {
+			if !drain || b.ops() >= t.e.cfg.MaxBatchOps || b.bytes >= t.e.cfg.MaxBatchBytes {
+				break
+			}
+			select {
+			case r := <-t.queue:
+				batch = append(batch, r)
+			default:
+			}
+			if i == len(batch) {
+				break
+			}
+		}
+		r := batch[i]
+		if err := r.ctx.Err(); err != nil {
+			r.answer(Response{}, err) // never executed
+			continue
+		}
+		db := t.dbs[r.db]
+		expired := !r.deadline.IsZero() && !time.Now().Before(r.deadline)
+		res := txn.Execute(db, r.ops, txn.Options{HasLock: r.hasLock, WaitExpired: expired})
+		if res.Blocked {
+			t.park(r, res.BlockTimeoutMs)
+			continue
+		}
+		if err := b.add(r.db, db, res.Changes, res.Comments); err != nil {
+			// Encoding a row the executor produced cannot fail unless the
+			// schema and executor disagree; the memory state is suspect.
+			span.End()
+			t.failAll(done, err)
+			r.answer(Response{}, fmt.Errorf("encode rows: %w", err))
+			return false, fmt.Errorf("encode rows: %w", err)
+		}
+		done = append(done, executed{r: r, res: res})
+	}
+	span.End()
+	_ = ectx
+	if len(done) == 0 {
+		return false, nil
+	}
+	if b.empty() {
+		t.publish(ctx, done, 0, nil)
+		return false, nil
+	}
+
+	rev, cerr := t.commit(ctx, b)
+	t.e.metrics.commitLatency.Observe(time.Since(start).Seconds())
+	switch {
+	case cerr == nil:
+		t.e.metrics.batchSize.Observe(float64(len(done)))
+		t.publish(ctx, done, rev, nil)
+		return true, nil
+	case errors.Is(cerr, errTooLarge):
+		// etcd refused the Txn before applying it: memory is ahead of
+		// etcd, so reload, then commit each transaction on its own so
+		// that only the one past the limits fails.
+		if err := t.load(ctx); err != nil {
+			t.failAll(done, ErrLeadershipLost)
+			return false, fmt.Errorf("reload after refused commit: %w", err)
+		}
+		if len(done) == 1 {
+			t.publish(ctx, done, 0, cerr)
+			return false, nil
+		}
+		t.log.Info("batch past etcd limits; committing its transactions one by one", "batch_size", len(done))
+		for i, x := range done {
+			c, err := t.process(ctx, []*request{x.r}, false)
+			if err != nil {
+				// x was answered by process; the rest never ran again.
+				for _, y := range done[i+1:] {
+					y.r.answer(Response{}, fmt.Errorf("%w: %w", ErrLeadershipLost, err))
+				}
+				return false, err
+			}
+			committed = committed || c
+		}
+		return committed, nil
+	default:
+		// Fenced, not applied, or unresolved: nothing of this batch is in
+		// etcd, or we cannot tell. Either way the term ends.
+		t.failAll(done, cerr)
+		return false, cerr
+	}
+}
+
+// failAll answers executed requests with err, which must say truthfully
+// whether they may have committed.
+func (t *term) failAll(done []executed, err error) {
+	for _, x := range done {
+		if errors.Is(err, ErrOutcomeUnknown) {
+			t.e.metrics.transactions.WithLabelValues("unknown").Inc()
+		} else {
+			t.e.metrics.transactions.WithLabelValues("unavailable").Inc()
+		}
+		x.r.answer(Response{}, err)
+	}
+}
+
+// publish answers every executed request of a committed batch (or of a
+// batch that wrote nothing, rev 0). With limitErr, the one request failed
+// at commit: its reply gets the error appended, as ovsdb-server does.
+func (t *term) publish(ctx context.Context, done []executed, rev int64, limitErr error) {
+	_, span := t.e.tracer.Start(ctx, "txnengine.publish")
+	defer span.End()
+	for _, x := range done {
+		reply := normalizeReply(x.res.Reply)
+		failed := false
+		if limitErr != nil {
+			reply = append(reply, ovsdb.NewError(ovsdb.TagResourcesExhausted, "%s", limitErr.Error()).JSON())
+			failed = true
+		}
+		for _, v := range reply {
+			if m, ok := v.(map[string]any); ok {
+				if _, isErr := m["error"]; isErr {
+					failed = true
+				}
+			}
+		}
+		data, err := json.Marshal(reply)
+		if err != nil {
+			x.r.answer(Response{}, fmt.Errorf("encode result: %w", err))
+			continue
+		}
+		if failed {
+			t.e.metrics.transactions.WithLabelValues("failed").Inc()
+		} else {
+			t.e.metrics.transactions.WithLabelValues("committed").Inc()
+		}
+		t.log.Debug("transaction answered", "session", x.r.session, "db", x.r.db, "rev", rev)
+		x.r.answer(Response{Result: data, Revision: rev}, nil)
+	}
+}
+
+// normalizeReply turns error values in a reply into RFC 7047 objects.
+func normalizeReply(reply []any) []any {
+	out := make([]any, len(reply))
+	for i, v := range reply {
+		switch e := v.(type) {
+		case *ovsdb.Error:
+			out[i] = e.JSON()
+		case ovsdb.Error:
+			out[i] = e.JSON()
+		default:
+			out[i] = v
+		}
+	}
+	return out
+}
+
+// errTooLarge: etcd refused a Txn for its size before applying it.
+var errTooLarge = errors.New("transaction too large for the etcd cluster")
+
+// commit writes batch b in one fenced etcd Txn and returns its revision.
+//
+// The If-clause holds CreateRevision(leaderKey) == leaderRev (the fence:
+// once our lease ends or the key is replaced, no Txn of ours applies) and
+// ModRevision(marker) == markerRev. Then-ops are the rows, the comments
+// and a put of the batch id to marker. When the Txn's answer is lost,
+// resolveUnknown finds out whether it applied (see there).
+func (t *term) commit(ctx context.Context, b *batch) (int64, error) {
+	t.batchSeq++
+	id := strconv.FormatUint(t.batchSeq, 10)
+	ops, err := b.etcdOps(time.Now())
+	if err != nil {
+		return 0, err
+	}
+	ops = append(ops, clientv3.OpPut(t.marker, id))
+	if len(ops) > t.e.cfg.MaxTxnOps {
+		t.e.metrics.etcdTxns.WithLabelValues("too_large").Inc()
+		return 0, fmt.Errorf("%w: %d etcd operations, the limit (--max-txn-ops) is %d", errTooLarge, len(ops), t.e.cfg.MaxTxnOps)
+	}
+	if n := b.bytes + len(t.marker) + len(id); n > t.e.cfg.MaxRequestBytes {
+		t.e.metrics.etcdTxns.WithLabelValues("too_large").Inc()
+		return 0, fmt.Errorf("%w: %d bytes, the limit (--max-request-bytes) is %d", errTooLarge, n, t.e.cfg.MaxRequestBytes)
+	}
+	cctx, span := t.e.tracer.Start(ctx, "txnengine.etcd_txn")
+	defer span.End()
+	// The Txn outlives a closing engine for up to CommitTimeout, so that a
+	// clean shutdown still learns its outcome.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(cctx), t.e.cfg.CommitTimeout)
+	defer cancel()
+	resp, err := t.e.kv.Txn(cctx).If(
+		clientv3.Compare(clientv3.CreateRevision(t.leaderKey), "=", t.leaderRev),
+		clientv3.Compare(clientv3.ModRevision(t.marker), "=", t.markerRev),
+	).Then(ops...).Commit()
+	if err == nil {
+		if !resp.Succeeded {
+			t.e.metrics.etcdTxns.WithLabelValues("fenced").Inc()
+			t.e.metrics.fenceFailures.Inc()
+			t.log.Warn("commit fenced: no longer leader", "batch_size", b.txns)
+			return 0, fmt.Errorf("%w: fence compare failed", ErrLeadershipLost)
+		}
+		t.e.metrics.etcdTxns.WithLabelValues("ok").Inc()
+		t.setRev(resp.Header.Revision)
+		t.markerRev = resp.Header.Revision
+		return resp.Header.Revision, nil
+	}
+	if isSizeError(err) {
+		t.e.metrics.etcdTxns.WithLabelValues("too_large").Inc()
+		return 0, fmt.Errorf("%w: %w", errTooLarge, err)
+	}
+	t.e.metrics.etcdTxns.WithLabelValues("unknown").Inc()
+	t.log.Warn("commit outcome unknown; resolving from etcd", "err", err, "batch_size", b.txns)
+	rev, applied, rerr := t.resolveUnknown(ctx, id)
+	if rerr != nil {
+		return 0, fmt.Errorf("%w: %w", ErrOutcomeUnknown, rerr)
+	}
+	if applied {
+		t.log.Info("unknown commit outcome resolved: applied", "rev", rev)
+		t.setRev(rev)
+		t.markerRev = rev
+		return rev, nil
+	}
+	t.log.Info("unknown commit outcome resolved: not applied")
+	return 0, fmt.Errorf("%w: commit failed (%w) and did not apply", ErrLeadershipLost, err)
+}
+
+func (t *term) setRev(rev int64) {
+	t.rev = rev
+	t.lastRev.Store(rev)
+}
+
+// resolveUnknown learns whether the batch Txn with batch id id applied,
+// and makes sure it never applies later if it has not yet.
+//
+// Only this term writes t.marker, and every batch Txn compares its
+// ModRevision with t.markerRev. So we send
+//
+//	If(ModRevision(marker) == markerRev) Then(Put(marker, "abort-"+id)) Else(Get(marker))
+//
+// If it succeeds, the lost Txn had not applied, and now never will: its
+// compare on the marker can no longer hold. Otherwise the marker moved,
+// which only the lost Txn can have done, and the Else read shows our id
+// with the commit revision. The probe is idempotent, so it is retried
+// until etcd answers or the engine closes.
+func (t *term) resolveUnknown(ctx context.Context, id string) (rev int64, applied bool, err error) {
+	backoff := 50 * time.Millisecond
+	for {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.e.cfg.CommitTimeout)
+		resp, err := t.e.kv.Txn(rctx).
+			If(clientv3.Compare(clientv3.ModRevision(t.marker), "=", t.markerRev)).
+			Then(clientv3.OpPut(t.marker, "abort-"+id)).
+			Else(clientv3.OpGet(t.marker)).
+			Commit()
+		cancel()
+		if err == nil {
+			if resp.Succeeded {
+				t.markerRev = resp.Header.Revision
+				return 0, false, nil
+			}
+			kvs := resp.Responses[0].GetResponseRange().Kvs
+			if len(kvs) == 1 && string(kvs[0].Value) == id {
+				return kvs[0].ModRevision, true, nil
+			}
+			// Impossible while only this term writes its marker.
+			return 0, false, fmt.Errorf("marker %s changed by someone else", t.marker)
+		}
+		t.log.Warn("resolve commit outcome", "err", err)
+		timer := time.NewTimer(backoff)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return 0, false, fmt.Errorf("engine closing before the outcome was known: %w", err)
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
