@@ -1,0 +1,427 @@
+package monitorhub
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// listPageSize is the number of keys read per etcd range request when
+// loading a database.
+const listPageSize = 1000
+
+// errWatchClosed: the etcd watch channel closed without an error.
+var errWatchClosed = errors.New("monitorhub: etcd watch closed")
+
+// database is the hub's copy of one OVSDB database: its rows, its history
+// and its subscribers. Its run goroutine (the watch loop) is the only
+// writer of the guarded fields.
+type database struct {
+	hub    *Hub
+	name   string
+	prefix string // <prefix>/<service>/<db>/
+	log    *slog.Logger
+	ready  chan struct{} // closed once the first load is done
+
+	mu sync.RWMutex
+	// mu guards the fields below.
+	rows    map[string][]byte // "<table>/<uuid>" -> row JSON
+	rev     int64             // the revision rows are current at
+	baseRev int64             // the oldest revision a subscriber may resume from
+	hist    history
+	subs    map[*subscriber]struct{}
+}
+
+// subscriber is one Watch stream. Its goroutine owns cursor; the watch
+// loop reads it to count lag and pokes wake without blocking.
+type subscriber struct {
+	wake   chan struct{} // capacity 1
+	cursor atomic.Int64  // the last revision sent (update or progress)
+}
+
+func newDatabase(h *Hub, name string) *database {
+	return &database{
+		hub:    h,
+		name:   name,
+		prefix: databasePrefix(h.cfg.Prefix, h.cfg.Service, name),
+		log:    h.log.With("db", name),
+		ready:  make(chan struct{}),
+		rows:   map[string][]byte{},
+		subs:   map[*subscriber]struct{}{},
+	}
+}
+
+// run is the watch loop: load, then watch until ctx ends, re-watching
+// from the last applied revision after any failure and re-reading the
+// database when that revision was compacted.
+func (d *database) run(ctx context.Context) {
+	bo := newBackoff()
+	for {
+		err := d.load(ctx)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		d.log.Warn("load database from etcd", "err", err)
+		if !bo.wait(ctx) {
+			return
+		}
+	}
+	close(d.ready)
+	bo.reset()
+	for {
+		progressed, err := d.watch(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if progressed {
+			bo.reset()
+		}
+		d.hub.metrics.watchRestarts.WithLabelValues(d.name).Inc()
+		if errors.Is(err, rpctypes.ErrCompacted) {
+			d.log.Warn("watch revision compacted; re-reading the database", "rev", d.currentRev())
+			if err := d.resync(ctx); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				d.log.Warn("resync database", "err", err)
+				bo.wait(ctx)
+			}
+			continue
+		}
+		d.log.Info("etcd watch ended; re-watching", "rev", d.currentRev(), "err", err)
+		if !bo.wait(ctx) {
+			return
+		}
+	}
+}
+
+func (d *database) currentRev() int64 {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.rev
+}
+
+// load reads the database as it was HistoryRebuildRevisions revisions ago
+// (or at the oldest uncompacted revision), so that the watch that follows
+// replays the recent changes into the history: a frontend that resumes
+// after a hub restart then finds its revision in the history.
+func (d *database) load(ctx context.Context) error {
+	cli := d.hub.cli
+	resp, err := cli.Get(ctx, schemaKey(d.hub.cfg.Prefix, d.hub.cfg.Service, d.name), clientv3.WithCountOnly())
+	if err != nil {
+		return fmt.Errorf("read revision of %q: %w", d.name, err)
+	}
+	cur := resp.Header.Revision
+	start := max(cur-d.hub.cfg.HistoryRebuildRevisions, 1)
+	if start < cur {
+		start, err = d.oldestRevision(ctx, start, cur)
+		if err != nil {
+			return err
+		}
+	}
+	rows, rev, err := d.list(ctx, start)
+	if errors.Is(err, rpctypes.ErrCompacted) {
+		rows, rev, err = d.list(ctx, 0)
+	}
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.rows, d.rev, d.baseRev = rows, rev, rev
+	d.mu.Unlock()
+	d.hub.metrics.revision.WithLabelValues(d.name).Set(float64(rev))
+	d.log.Info("loaded database", "rev", rev, "rows", len(rows), "current_rev", cur)
+	return nil
+}
+
+// oldestRevision finds by bisection the oldest revision in [lo, hi] that
+// etcd has not compacted (hi is current, so never compacted).
+func (d *database) oldestRevision(ctx context.Context, lo, hi int64) (int64, error) {
+	key := schemaKey(d.hub.cfg.Prefix, d.hub.cfg.Service, d.name)
+	ok := func(rev int64) (bool, error) {
+		_, err := d.hub.cli.Get(ctx, key, clientv3.WithRev(rev), clientv3.WithCountOnly())
+		if errors.Is(err, rpctypes.ErrCompacted) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	if good, err := ok(lo); err != nil || good {
+		return lo, err
+	}
+	for lo+1 < hi { // lo is compacted, hi is not
+		mid := lo + (hi-lo)/2
+		good, err := ok(mid)
+		if err != nil {
+			return 0, fmt.Errorf("probe compaction of %q: %w", d.name, err)
+		}
+		if good {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi, nil
+}
+
+// list reads every row of the database at rev (0: the current revision),
+// page by page at one revision.
+func (d *database) list(ctx context.Context, rev int64) (map[string][]byte, int64, error) {
+	rows := map[string][]byte{}
+	key, end := d.prefix, clientv3.GetPrefixRangeEnd(d.prefix)
+	for {
+		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(listPageSize)}
+		if rev > 0 {
+			opts = append(opts, clientv3.WithRev(rev))
+		}
+		resp, err := d.hub.cli.Get(ctx, key, opts...)
+		if err != nil {
+			return nil, 0, fmt.Errorf("list %q at revision %d: %w", d.name, rev, err)
+		}
+		if rev == 0 {
+			rev = resp.Header.Revision
+		}
+		for _, kv := range resp.Kvs {
+			rest := strings.TrimPrefix(string(kv.Key), d.prefix)
+			if _, _, ok := rowSuffix(rest); ok {
+				rows[rest] = kv.Value
+			}
+		}
+		if !resp.More || len(resp.Kvs) == 0 {
+			return rows, rev, nil
+		}
+		key = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+	}
+}
+
+// watch runs one etcd watch from the revision after the last applied one
+// until it fails. progressed tells whether it delivered anything.
+func (d *database) watch(ctx context.Context) (progressed bool, err error) {
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer cancel()
+	from := d.currentRev() + 1
+	wch := d.hub.watcher.Watch(wctx, d.prefix,
+		clientv3.WithPrefix(), clientv3.WithRev(from),
+		clientv3.WithProgressNotify(), clientv3.WithPrevKV())
+	d.hub.metrics.etcdWatches.Inc()
+	defer d.hub.metrics.etcdWatches.Dec()
+	for resp := range wch {
+		if err := resp.Err(); err != nil {
+			return progressed, err
+		}
+		if resp.Created {
+			continue
+		}
+		progressed = true
+		if resp.IsProgressNotify() {
+			d.progress(resp.Header.Revision)
+		} else {
+			d.apply(resp.Events)
+		}
+		if hr := resp.Header.GetRevision(); hr > 0 {
+			d.hub.metrics.watchLag.WithLabelValues(d.name).Set(float64(max(hr-d.currentRev(), 0)))
+		}
+	}
+	if ctx.Err() != nil {
+		return progressed, ctx.Err()
+	}
+	return progressed, errWatchClosed
+}
+
+// progress records that the database is unchanged up to rev.
+func (d *database) progress(rev int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if rev <= d.rev {
+		return
+	}
+	d.rev = rev
+	d.hub.metrics.revision.WithLabelValues(d.name).Set(float64(rev))
+	d.wakeLocked()
+}
+
+// apply turns the events of one watch response into one Update per
+// revision. etcd never splits a revision across watch responses (the
+// watcher does not ask for fragments), so each group of equal ModRevision
+// is a whole revision. A revision at or below the applied one is a replay
+// and is dropped, so a re-established watch never duplicates a change.
+func (d *database) apply(evs []*clientv3.Event) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	published := 0
+	for i := 0; i < len(evs); {
+		rev := evs[i].Kv.ModRevision
+		j := i
+		for j < len(evs) && evs[j].Kv.ModRevision == rev {
+			j++
+		}
+		group := evs[i:j]
+		i = j
+		if rev <= d.rev {
+			d.log.Warn("dropping replayed etcd events", "rev", rev, "applied_rev", d.rev)
+			continue
+		}
+		var changes []Change
+		for _, ev := range group {
+			rest := strings.TrimPrefix(string(ev.Kv.Key), d.prefix)
+			table, uuid, ok := rowSuffix(rest)
+			if !ok {
+				continue
+			}
+			old, had := d.rows[rest]
+			var val []byte
+			if ev.Type == mvccpb.PUT {
+				val = ev.Kv.Value
+				d.rows[rest] = val
+			} else {
+				if !had {
+					continue
+				}
+				delete(d.rows, rest)
+			}
+			changes = append(changes, Change{Table: table, UUID: uuid, Old: old, New: val})
+		}
+		prev := d.rev
+		d.rev = rev
+		if len(changes) > 0 {
+			d.pushLocked(newUpdate(rev, prev, changes, false))
+			published++
+		}
+	}
+	d.hub.metrics.revision.WithLabelValues(d.name).Set(float64(d.rev))
+	d.hub.metrics.updatesPublished.WithLabelValues(d.name).Add(float64(published))
+	d.wakeLocked()
+}
+
+// resync re-reads the database after its watch revision was compacted and
+// publishes the difference as one Update at the new revision. Subscribers
+// at the old revision receive it as an ordinary update; a resume from a
+// revision strictly inside the unseen range gets a snapshot.
+func (d *database) resync(ctx context.Context) error {
+	rows, rev, err := d.list(ctx, 0)
+	if err != nil {
+		return err
+	}
+	d.hub.metrics.resyncs.WithLabelValues(d.name).Inc()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if rev <= d.rev {
+		return nil
+	}
+	var changes []Change
+	for k, v := range rows {
+		if old, ok := d.rows[k]; !ok || !bytes.Equal(old, v) {
+			t, u, _ := rowSuffix(k)
+			changes = append(changes, Change{Table: t, UUID: u, Old: old, New: v})
+		}
+	}
+	for k, old := range d.rows {
+		if _, ok := rows[k]; !ok {
+			t, u, _ := rowSuffix(k)
+			changes = append(changes, Change{Table: t, UUID: u, Old: old})
+		}
+	}
+	slices.SortFunc(changes, func(a, b Change) int {
+		return cmp.Or(cmp.Compare(a.Table, b.Table), cmp.Compare(a.UUID, b.UUID))
+	})
+	prev := d.rev
+	d.rows, d.rev = rows, rev
+	// Even an empty resync is kept: it marks (prev, rev) as unseen.
+	d.pushLocked(newUpdate(rev, prev, changes, true))
+	d.hub.metrics.revision.WithLabelValues(d.name).Set(float64(rev))
+	d.log.Info("resynced database", "rev", rev, "prev_rev", prev, "changes", len(changes))
+	d.wakeLocked()
+	return nil
+}
+
+// pushLocked appends u to the history and trims the window to its limits,
+// always keeping the newest update.
+func (d *database) pushLocked(u *Update) {
+	d.hist.push(u)
+	cfg := &d.hub.cfg
+	for d.hist.len() > 1 && (d.hist.len() > cfg.HistoryMaxTxns || d.hist.bytes > cfg.HistoryMaxBytes) {
+		d.baseRev = d.hist.popFront().Rev
+	}
+	d.hub.metrics.historyUpdates.WithLabelValues(d.name).Set(float64(d.hist.len()))
+	d.hub.metrics.historyBytes.WithLabelValues(d.name).Set(float64(d.hist.bytes))
+}
+
+// wakeLocked pokes every subscriber without blocking and counts the
+// lagging ones.
+func (d *database) wakeLocked() {
+	lagging := 0
+	for s := range d.subs {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+		if d.hist.countAfter(s.cursor.Load()) > d.hub.cfg.SubscriberMaxLag/2 {
+			lagging++
+		}
+	}
+	d.hub.metrics.laggingSubs.WithLabelValues(d.name).Set(float64(lagging))
+}
+
+// canResumeLocked tells whether the state at rev is known, so that the
+// updates after rev describe exactly what a subscriber at rev misses. A
+// revision past the newest one is resumable: the subscriber gets the
+// updates after it once the hub sees them.
+func (d *database) canResumeLocked(rev int64) bool {
+	if rev < d.baseRev {
+		return false
+	}
+	if rev >= d.rev {
+		return true
+	}
+	u := d.hist.firstAfter(rev)
+	return u == nil || !u.resync || u.PrevRev == rev
+}
+
+// snapshotLocked copies the rows (the values are shared, never mutated).
+func (d *database) snapshotLocked() []Row {
+	rows := make([]Row, 0, len(d.rows))
+	for k, v := range d.rows {
+		t, u, _ := rowSuffix(k)
+		rows = append(rows, Row{Table: t, UUID: u, Value: v})
+	}
+	return rows
+}
+
+// backoff is a capped exponential delay for retries of the watch loop.
+type backoff struct{ next time.Duration }
+
+const (
+	backoffMin = 50 * time.Millisecond
+	backoffMax = 2 * time.Second
+)
+
+func newBackoff() *backoff { return &backoff{next: backoffMin} }
+
+func (b *backoff) reset() { b.next = backoffMin }
+
+// wait waits for the current delay and doubles it; false if ctx ended.
+func (b *backoff) wait(ctx context.Context) bool {
+	t := time.NewTimer(b.next)
+	defer t.Stop()
+	b.next = min(b.next*2, backoffMax)
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,109 @@
+package monitorhub
+
+import (
+	"sort"
+
+	monitorhubv1 "github.com/ovsdb-etcd/ovsdb-etcd/proto/ovsdbetcd/monitorhub/v1"
+)
+
+// Row is one row as stored in etcd.
+type Row struct {
+	Table string
+	UUID  string
+	Value []byte
+}
+
+// Change is one row's change in one revision: Old is nil for an insert,
+// New is nil for a delete.
+type Change struct {
+	Table    string
+	UUID     string
+	Old, New []byte
+}
+
+// Update is the net change of one etcd revision of one database. It is
+// immutable once published and shared by every subscriber.
+type Update struct {
+	Rev int64
+	// PrevRev is the revision the database was current at before Rev.
+	// For an ordinary update the database did not change in
+	// [PrevRev, Rev), so a subscriber may resume from any revision in
+	// that range; for a resync only PrevRev itself is a resume point.
+	PrevRev int64
+	Changes []Change
+
+	resync bool
+	size   int64
+	msg    *monitorhubv1.WatchResponse // built once, sent to every subscriber
+}
+
+func newUpdate(rev, prevRev int64, changes []Change, resync bool) *Update {
+	u := &Update{Rev: rev, PrevRev: prevRev, Changes: changes, resync: resync}
+	pc := make([]*monitorhubv1.RowChange, len(changes))
+	for i, c := range changes {
+		u.size += int64(len(c.Table) + len(c.UUID) + len(c.Old) + len(c.New) + 16)
+		pc[i] = &monitorhubv1.RowChange{Table: c.Table, Uuid: c.UUID, Old: c.Old, New: c.New}
+	}
+	u.msg = &monitorhubv1.WatchResponse{Event: &monitorhubv1.WatchResponse_Update{
+		Update: &monitorhubv1.Update{Revision: rev, Changes: pc},
+	}}
+	return u
+}
+
+// history is the window of recent updates of one database, in ascending
+// revision order. It is guarded by its database's mu.
+type history struct {
+	entries []*Update // entries[start:] are live
+	start   int
+	bytes   int64
+}
+
+func (h *history) len() int { return len(h.entries) - h.start }
+
+func (h *history) push(u *Update) {
+	h.entries = append(h.entries, u)
+	h.bytes += u.size
+}
+
+// popFront drops and returns the oldest update.
+func (h *history) popFront() *Update {
+	u := h.entries[h.start]
+	h.entries[h.start] = nil
+	h.start++
+	h.bytes -= u.size
+	if h.start >= 1024 && h.start*2 >= len(h.entries) {
+		n := copy(h.entries, h.entries[h.start:])
+		clear(h.entries[n:])
+		h.entries = h.entries[:n]
+		h.start = 0
+	}
+	return u
+}
+
+// indexAfter is the index in entries of the first update with Rev > rev.
+func (h *history) indexAfter(rev int64) int {
+	live := h.entries[h.start:]
+	return h.start + sort.Search(len(live), func(i int) bool { return live[i].Rev > rev })
+}
+
+// after returns up to max updates with Rev > rev (a copy of the slice, so
+// the caller may use it without the lock).
+func (h *history) after(rev int64, max int) []*Update {
+	i := h.indexAfter(rev)
+	j := min(len(h.entries), i+max)
+	return append([]*Update(nil), h.entries[i:j]...)
+}
+
+// countAfter is the number of updates with Rev > rev.
+func (h *history) countAfter(rev int64) int {
+	return len(h.entries) - h.indexAfter(rev)
+}
+
+// firstAfter is the first update with Rev > rev, or nil.
+func (h *history) firstAfter(rev int64) *Update {
+	i := h.indexAfter(rev)
+	if i == len(h.entries) {
+		return nil
+	}
+	return h.entries[i]
+}
