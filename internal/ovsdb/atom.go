@@ -92,3 +92,18 @@ func ParseUUID(s string) (UUID, error) {
 // float64, bool, string or UUID, matching TypeInteger, TypeReal,
 // TypeBoolean, TypeString and TypeUUID.
 type Atom = any
+
+// AppendText appends the canonical text form of u to dst.
+func (u UUID) AppendText(dst []byte) []byte {
+	var b [36]byte
+	hex.Encode(b[0:8], u[0:4])
+	b[8] = '-'
+	hex.Encode(b[9:13], u[4:6])
+	b[13] = '-'
+	hex.Encode(b[14:18], u[6:8])
+	b[18] = '-'
+	hex.Encode(b[19:23], u[8:10])
+	b[23] = '-'
+	hex.Encode(b[24:], u[10:])
+	return append(dst, b[:]...)
+}

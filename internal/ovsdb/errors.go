@@ -104,3 +104,7 @@ func AsError(err error) *Error {
 	}
 	return &Error{Tag: TagInternalError, Details: err.Error()}
 }
+
+// TagOVSDBError is the generic tag ovsdb-server uses for errors created
+// without one, such as a duplicate element in a JSON set or map.
+const TagOVSDBError = "ovsdb error"

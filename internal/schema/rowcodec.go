@@ -1,0 +1,340 @@
+package schema
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/ovsdb"
+)
+
+// The etcd value of a row (DESIGN.md) is a JSON object holding every user
+// column of its table in OVSDB notation, in byte order of the column
+// names, then "_version". It is written and read by hand, without
+// reflection, because every commit and every watch event goes through it.
+// Reals are written in Go's shortest round-trip form, so stored values do
+// not lose precision (the wire's "%.15g" is the frontend's business).
+
+// codecColumn is one column's precomputed encoding.
+type codecColumn struct {
+	name string
+	key  string // `"name":`
+	typ  ovsdb.Type
+}
+
+func (t *Table) buildCodec() {
+	t.codec = make([]codecColumn, 0, len(t.ColumnNames)+1)
+	for _, name := range t.ColumnNames {
+		t.codec = append(t.codec, codecColumn{name: name, key: string(ovsdb.AppendJSON(nil, name)) + ":", typ: t.Columns[name].Type})
+	}
+	t.codec = append(t.codec, codecColumn{name: ColumnVersion, key: `"_version":`, typ: ovsdb.ScalarType(ovsdb.TypeUUID)})
+}
+
+// EncodeRow renders a stored row as the etcd value of DESIGN.md: a JSON
+// object with every column of t in OVSDB notation plus "_version". A
+// column missing from row is written with its default value; "_version"
+// must be present.
+func (t *Table) EncodeRow(row ovsdb.Row) ([]byte, error) {
+	if t.codec == nil {
+		t.buildCodec()
+	}
+	return t.AppendRow(make([]byte, 0, 64+32*len(t.codec)), row)
+}
+
+// AppendRow appends EncodeRow's text to dst.
+func (t *Table) AppendRow(dst []byte, row ovsdb.Row) ([]byte, error) {
+	if t.codec == nil {
+		t.buildCodec()
+	}
+	if _, ok := row[ColumnVersion]; !ok {
+		return nil, fmt.Errorf("encode %s row: no %s", t.Name, ColumnVersion)
+	}
+	dst = append(dst, '{')
+	for i := range t.codec {
+		c := &t.codec[i]
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, c.key...)
+		d, ok := row[c.name]
+		if !ok {
+			d = ovsdb.DefaultDatum(c.typ)
+		}
+		var err error
+		if dst, err = appendDatum(dst, &c.typ, d); err != nil {
+			return nil, fmt.Errorf("encode %s row column %s: %w", t.Name, c.name, err)
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+func appendDatum(dst []byte, t *ovsdb.Type, d ovsdb.Datum) ([]byte, error) {
+	var err error
+	if t.IsMap() {
+		if len(d.Values) != len(d.Keys) {
+			return nil, errors.New("map datum with unequal keys and values")
+		}
+		dst = append(dst, `["map",[`...)
+		for i := range d.Keys {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, '[')
+			if dst, err = appendAtom(dst, t.Key.Type, d.Keys[i]); err != nil {
+				return nil, err
+			}
+			dst = append(dst, ',')
+			if dst, err = appendAtom(dst, t.Value.Type, d.Values[i]); err != nil {
+				return nil, err
+			}
+			dst = append(dst, ']')
+		}
+		return append(dst, "]]"...), nil
+	}
+	if len(d.Keys) == 1 {
+		return appendAtom(dst, t.Key.Type, d.Keys[0])
+	}
+	dst = append(dst, `["set",[`...)
+	for i, a := range d.Keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		if dst, err = appendAtom(dst, t.Key.Type, a); err != nil {
+			return nil, err
+		}
+	}
+	return append(dst, "]]"...), nil
+}
+
+func appendAtom(dst []byte, at ovsdb.AtomicType, a ovsdb.Atom) ([]byte, error) {
+	switch x := a.(type) {
+	case int64:
+		if at == ovsdb.TypeInteger {
+			return strconv.AppendInt(dst, x, 10), nil
+		}
+	case float64:
+		if at == ovsdb.TypeReal {
+			return strconv.AppendFloat(dst, x, 'g', -1, 64), nil
+		}
+	case bool:
+		if at == ovsdb.TypeBoolean {
+			return strconv.AppendBool(dst, x), nil
+		}
+	case string:
+		if at == ovsdb.TypeString {
+			return ovsdb.AppendJSON(dst, x), nil
+		}
+	case ovsdb.UUID:
+		if at == ovsdb.TypeUUID {
+			dst = append(dst, `["uuid","`...)
+			dst = x.AppendText(dst)
+			return append(dst, `"]`...), nil
+		}
+	}
+	return nil, fmt.Errorf("atom %v (%T) is not of type %s", a, a, at)
+}
+
+// DecodeRow parses an etcd value written by EncodeRow. Columns missing
+// from data get their default values and unknown members are ignored, so
+// that rows written under an older schema still load.
+func (t *Table) DecodeRow(data []byte) (ovsdb.Row, error) {
+	if t.codec == nil {
+		t.buildCodec()
+	}
+	row := make(ovsdb.Row, len(t.codec))
+	d := decoder{data: data}
+	d.skipSpace()
+	if !d.consume('{') {
+		return nil, d.errorf("expected '{'")
+	}
+	d.skipSpace()
+	if !d.consume('}') {
+		for {
+			d.skipSpace()
+			key, err := d.str()
+			if err != nil {
+				return nil, err
+			}
+			d.skipSpace()
+			if !d.consume(':') {
+				return nil, d.errorf("expected ':'")
+			}
+			v, err := d.value(0)
+			if err != nil {
+				return nil, err
+			}
+			if c := t.codecColumn(key); c != nil {
+				datum, err := ovsdb.ParseDatum(c.typ, v, nil)
+				if err != nil {
+					return nil, fmt.Errorf("decode %s row column %s: %w", t.Name, c.name, err)
+				}
+				row[c.name] = datum
+			}
+			d.skipSpace()
+			if d.consume(',') {
+				continue
+			}
+			if d.consume('}') {
+				break
+			}
+			return nil, d.errorf("expected ',' or '}'")
+		}
+	}
+	d.skipSpace()
+	if d.pos != len(d.data) {
+		return nil, d.errorf("trailing data")
+	}
+	for i := range t.codec {
+		c := &t.codec[i]
+		if _, ok := row[c.name]; !ok {
+			if c.name == ColumnVersion {
+				return nil, fmt.Errorf("decode %s row: no %s", t.Name, ColumnVersion)
+			}
+			row[c.name] = ovsdb.DefaultDatum(c.typ)
+		}
+	}
+	return row, nil
+}
+
+func (t *Table) codecColumn(name string) *codecColumn {
+	// Linear scan beats a map for typical tables and allocates nothing.
+	for i := range t.codec {
+		if t.codec[i].name == name {
+			return &t.codec[i]
+		}
+	}
+	return nil
+}
+
+// decoder is a minimal JSON reader producing the values ParseDatum takes
+// (json.Number for numbers).
+type decoder struct {
+	data []byte
+	pos  int
+}
+
+const maxDepth = 16
+
+func (d *decoder) errorf(format string, args ...any) error {
+	return fmt.Errorf("decode row at byte %d: %s", d.pos, fmt.Sprintf(format, args...))
+}
+
+func (d *decoder) skipSpace() {
+	for d.pos < len(d.data) {
+		switch d.data[d.pos] {
+		case ' ', '\t', '\n', '\r':
+			d.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (d *decoder) consume(c byte) bool {
+	if d.pos < len(d.data) && d.data[d.pos] == c {
+		d.pos++
+		return true
+	}
+	return false
+}
+
+func (d *decoder) consumeWord(w string) bool {
+	if len(d.data)-d.pos >= len(w) && string(d.data[d.pos:d.pos+len(w)]) == w {
+		d.pos += len(w)
+		return true
+	}
+	return false
+}
+
+func (d *decoder) value(depth int) (any, error) {
+	if depth > maxDepth {
+		return nil, d.errorf("nested too deeply")
+	}
+	d.skipSpace()
+	if d.pos >= len(d.data) {
+		return nil, d.errorf("unexpected end")
+	}
+	switch c := d.data[d.pos]; {
+	case c == '"':
+		return d.str()
+	case c == '[':
+		d.pos++
+		arr := make([]any, 0, 2)
+		d.skipSpace()
+		if d.consume(']') {
+			return arr, nil
+		}
+		for {
+			v, err := d.value(depth + 1)
+			if err != nil {
+				return nil, err
+			}
+			arr = append(arr, v)
+			d.skipSpace()
+			if d.consume(',') {
+				continue
+			}
+			if d.consume(']') {
+				return arr, nil
+			}
+			return nil, d.errorf("expected ',' or ']'")
+		}
+	case c == '-' || (c >= '0' && c <= '9'):
+		start := d.pos
+		for d.pos < len(d.data) {
+			c := d.data[d.pos]
+			if c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
+				d.pos++
+				continue
+			}
+			break
+		}
+		return json.Number(d.data[start:d.pos]), nil
+	case d.consumeWord("true"):
+		return true, nil
+	case d.consumeWord("false"):
+		return false, nil
+	case d.consumeWord("null"):
+		return nil, nil
+	}
+	return nil, d.errorf("unexpected character %q", d.data[d.pos])
+}
+
+// str reads a JSON string; the common case without escapes costs one
+// allocation.
+func (d *decoder) str() (string, error) {
+	if !d.consume('"') {
+		return "", d.errorf("expected string")
+	}
+	start := d.pos
+	for d.pos < len(d.data) {
+		c := d.data[d.pos]
+		if c == '"' {
+			s := string(d.data[start:d.pos])
+			d.pos++
+			return s, nil
+		}
+		if c == '\\' || c < ' ' {
+			break
+		}
+		d.pos++
+	}
+	// Slow path: find the end, then let encoding/json unescape.
+	for d.pos < len(d.data) {
+		c := d.data[d.pos]
+		if c == '\\' {
+			d.pos += 2
+			continue
+		}
+		d.pos++
+		if c == '"' {
+			var s string
+			if err := json.Unmarshal(d.data[start-1:d.pos], &s); err != nil {
+				return "", d.errorf("bad string: %v", err)
+			}
+			return s, nil
+		}
+	}
+	return "", d.errorf("unterminated string")
+}
