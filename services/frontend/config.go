@@ -1,0 +1,152 @@
+package frontend
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/jsonrpc"
+)
+
+// Defaults of Config.
+const (
+	// DefaultInactivityProbeInterval is ovsdb-server's default probe
+	// interval for passive connections (5 s).
+	DefaultInactivityProbeInterval = 5 * time.Second
+	// DefaultMaxMessageSize bounds one client message.
+	DefaultMaxMessageSize = jsonrpc.DefaultMaxMessageSize
+	// DefaultMaxDepth bounds the nesting of one client message.
+	DefaultMaxDepth = jsonrpc.DefaultMaxDepth
+	// DefaultMaxBacklogBytes bounds a session's unsent output; a client
+	// that lets more pile up is disconnected.
+	DefaultMaxBacklogBytes = 256 << 20
+	// DefaultMaxInflight bounds the concurrent transact requests of one
+	// session; past it the session stops reading from its client.
+	DefaultMaxInflight = 64
+	// DefaultUpdateWaitTimeout bounds how long a transact reply waits for
+	// the update of its own commit to reach the session.
+	DefaultUpdateWaitTimeout = 5 * time.Second
+	// DefaultReadyTimeout bounds how long Serve waits for every database
+	// feed to load its first snapshot before it listens.
+	DefaultReadyTimeout = 60 * time.Second
+	// DefaultWriteTimeout bounds one write to a client.
+	DefaultWriteTimeout = 30 * time.Second
+)
+
+// Config configures a frontend.
+type Config struct {
+	// Remotes are ovsdb-server style passive addresses: punix:PATH,
+	// ptcp:PORT[:IP], pssl:PORT[:IP].
+	Remotes []string
+	// PrivateKey, Certificate and CACert are PEM files for pssl remotes,
+	// as ovsdb-server's --private-key, --certificate and --ca-cert.
+	// CACert may be empty: then client certificates are not verified.
+	PrivateKey, Certificate, CACert string
+	// InactivityProbeInterval: after this long without input from a
+	// client the server sends an echo request, and after as long again
+	// without input it drops the client. 0 disables probing.
+	InactivityProbeInterval time.Duration
+	MaxMessageSize          int
+	MaxDepth                int
+	MaxBacklogBytes         int
+	MaxInflight             int
+	UpdateWaitTimeout       time.Duration
+	ReadyTimeout            time.Duration
+	WriteTimeout            time.Duration
+}
+
+// NewConfig returns a Config with the defaults.
+func NewConfig() Config {
+	return Config{
+		InactivityProbeInterval: DefaultInactivityProbeInterval,
+		MaxMessageSize:          DefaultMaxMessageSize,
+		MaxDepth:                DefaultMaxDepth,
+		MaxBacklogBytes:         DefaultMaxBacklogBytes,
+		MaxInflight:             DefaultMaxInflight,
+		UpdateWaitTimeout:       DefaultUpdateWaitTimeout,
+		ReadyTimeout:            DefaultReadyTimeout,
+		WriteTimeout:            DefaultWriteTimeout,
+	}
+}
+
+// AddFlags registers the frontend's flags.
+func (c *Config) AddFlags(fs *pflag.FlagSet) {
+	fs.StringArrayVar(&c.Remotes, "remote", c.Remotes, "listen on `ADDR`: punix:PATH, ptcp:PORT[:IP] or pssl:PORT[:IP] (repeatable)")
+	fs.StringVar(&c.PrivateKey, "private-key", c.PrivateKey, "PEM private key `FILE` for pssl remotes")
+	fs.StringVar(&c.Certificate, "certificate", c.Certificate, "PEM certificate `FILE` for pssl remotes")
+	fs.StringVar(&c.CACert, "ca-cert", c.CACert, "PEM CA certificate `FILE` that client certificates must chain to (pssl)")
+	fs.DurationVar(&c.InactivityProbeInterval, "inactivity-probe", c.InactivityProbeInterval, "probe idle clients with echo after this long, drop them after as long again (0 disables)")
+	fs.IntVar(&c.MaxMessageSize, "max-message-size", c.MaxMessageSize, "largest accepted client message in bytes")
+	fs.IntVar(&c.MaxBacklogBytes, "max-backlog-bytes", c.MaxBacklogBytes, "disconnect a client whose unsent output exceeds this many bytes")
+	fs.DurationVar(&c.UpdateWaitTimeout, "update-wait-timeout", c.UpdateWaitTimeout, "how long a transact reply waits for its own update to be sent first")
+}
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	if len(c.Remotes) == 0 {
+		return errors.New("frontend: no --remote given")
+	}
+	needTLS := false
+	for _, r := range c.Remotes {
+		ep, err := parseRemote(r)
+		if err != nil {
+			return err
+		}
+		needTLS = needTLS || ep.tls
+	}
+	if needTLS && (c.PrivateKey == "" || c.Certificate == "") {
+		return errors.New("frontend: pssl remotes need --private-key and --certificate")
+	}
+	switch {
+	case c.InactivityProbeInterval < 0:
+		return errors.New("frontend: negative inactivity probe interval")
+	case c.MaxMessageSize <= 0, c.MaxDepth <= 0, c.MaxBacklogBytes <= 0, c.MaxInflight <= 0:
+		return errors.New("frontend: limits must be positive")
+	case c.UpdateWaitTimeout <= 0, c.ReadyTimeout <= 0, c.WriteTimeout <= 0:
+		return errors.New("frontend: timeouts must be positive")
+	}
+	return nil
+}
+
+// endpoint is a parsed --remote.
+type endpoint struct {
+	network string // "unix" or "tcp"
+	address string
+	tls     bool
+}
+
+// parseRemote parses punix:PATH, ptcp:PORT[:IP] and pssl:PORT[:IP] the way
+// ovsdb-server does: the port comes first, the IP (default all addresses)
+// after it, and an IPv6 address may be bracketed.
+func parseRemote(r string) (endpoint, error) {
+	kind, rest, ok := strings.Cut(r, ":")
+	if !ok {
+		return endpoint{}, fmt.Errorf("frontend: bad remote %q (want punix:PATH, ptcp:PORT[:IP] or pssl:PORT[:IP])", r)
+	}
+	switch kind {
+	case "punix":
+		if rest == "" {
+			return endpoint{}, fmt.Errorf("frontend: bad remote %q: empty path", r)
+		}
+		return endpoint{network: "unix", address: rest}, nil
+	case "ptcp", "pssl":
+		port, ip, _ := strings.Cut(rest, ":")
+		if port == "" {
+			port = "0"
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			return endpoint{}, fmt.Errorf("frontend: bad remote %q: bad port %q", r, port)
+		}
+		ip = strings.TrimSuffix(strings.TrimPrefix(ip, "["), "]")
+		if ip != "" && net.ParseIP(ip) == nil {
+			return endpoint{}, fmt.Errorf("frontend: bad remote %q: bad IP %q", r, ip)
+		}
+		return endpoint{network: "tcp", address: net.JoinHostPort(ip, port), tls: kind == "pssl"}, nil
+	}
+	return endpoint{}, fmt.Errorf("frontend: bad remote %q (want punix:PATH, ptcp:PORT[:IP] or pssl:PORT[:IP])", r)
+}

@@ -1,0 +1,336 @@
+package frontend
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/jsonrpc"
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/ovsdb"
+	txnenginev1 "github.com/ovsdb-etcd/ovsdb-etcd/proto/ovsdbetcd/txnengine/v1"
+)
+
+// handler serves one request. A returned error ends the session (protocol
+// errors); OVSDB errors are replies.
+type handler func(s *session, m *jsonrpc.Message) error
+
+var methods map[string]handler
+
+func init() {
+	methods = map[string]handler{
+		"list_dbs":            (*session).listDBs,
+		"get_schema":          (*session).getSchema,
+		"transact":            (*session).transact,
+		"echo":                (*session).echo,
+		"get_server_id":       (*session).getServerID,
+		"set_db_change_aware": (*session).setDBChangeAware,
+		"monitor":             (*session).monitor,
+		"monitor_cond":        (*session).monitorCond,
+		"monitor_cancel":      (*session).monitorCancel,
+	}
+}
+
+var tracer = otel.Tracer("github.com/ovsdb-etcd/ovsdb-etcd/services/frontend")
+
+func (s *session) listDBs(m *jsonrpc.Message) error {
+	names := make([]string, 0, len(s.srv.dbs))
+	for name := range s.srv.dbs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	s.replyResult(m.ID, names)
+	return nil
+}
+
+func (s *session) echo(m *jsonrpc.Message) error {
+	s.replyRaw(m.ID, m.Params)
+	return nil
+}
+
+func (s *session) getServerID(m *jsonrpc.Message) error {
+	s.replyResult(m.ID, s.srv.serverID)
+	return nil
+}
+
+func (s *session) setDBChangeAware(m *jsonrpc.Message) error {
+	params, err := m.DecodeParams()
+	if err != nil {
+		return fmt.Errorf("%w: %v", errProtocol, err)
+	}
+	if len(params) != 1 {
+		s.replyError(m.ID, syntaxError(params, "set_db_change_aware: true or false parameter expected").JSON())
+		return nil
+	}
+	b, ok := params[0].(bool)
+	if !ok {
+		s.replyError(m.ID, syntaxError(params, "set_db_change_aware: true or false parameter expected").JSON())
+		return nil
+	}
+	s.mu.Lock()
+	s.dbChangeAware = b
+	s.mu.Unlock()
+	s.replyResult(m.ID, map[string]any{})
+	return nil
+}
+
+// lookupDB resolves params[0] as ovsdb-server's ovsdb_jsonrpc_lookup_db
+// does, replying with its errors; ok is false when it replied.
+func (s *session) lookupDB(m *jsonrpc.Message, params []any) (*database, bool) {
+	name, isStr := any(nil), false
+	if len(params) > 0 {
+		name = params[0]
+		_, isStr = name.(string)
+	}
+	if !isStr {
+		s.replyError(m.ID, syntaxError(params, m.Method+" request params must begin with <db-name>").JSON())
+		return nil, false
+	}
+	db, found := s.srv.dbs[name.(string)]
+	if !found {
+		e := &ovsdb.Error{Tag: ovsdb.TagUnknownDatabase,
+			Details: fmt.Sprintf("%s request specifies unknown database %s", m.Method, name),
+			Syntax:  ovsJSON(params)}
+		s.replyError(m.ID, e.JSON())
+		return nil, false
+	}
+	return db, true
+}
+
+func (s *session) getSchema(m *jsonrpc.Message) error {
+	params, err := m.DecodeParams()
+	if err != nil {
+		return fmt.Errorf("%w: %v", errProtocol, err)
+	}
+	db, ok := s.lookupDB(m, params)
+	if !ok {
+		return nil
+	}
+	s.replyRaw(m.ID, db.schemaJSON)
+	return nil
+}
+
+// transact forwards a transaction to the txnengine in its own goroutine,
+// so that a blocked "wait" does not stall the session, and answers it
+// only after the session's monitors got the update of its commit.
+func (s *session) transact(m *jsonrpc.Message) error {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(m.Params, &raw); err != nil {
+		return fmt.Errorf("%w: %v", errProtocol, err)
+	}
+	params, err := m.DecodeParams()
+	if err != nil {
+		return fmt.Errorf("%w: %v", errProtocol, err)
+	}
+	db, ok := s.lookupDB(m, params)
+	if !ok {
+		return nil
+	}
+	key := ovsJSON(rawValue(m.ID))
+	s.mu.Lock()
+	if _, dup := s.inflight[key]; dup {
+		s.mu.Unlock()
+		s.replyError(m.ID, syntaxError(params, "transact: duplicate request ID").JSON())
+		return nil
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	in := &inflight{cancel: cancel}
+	s.inflight[key] = in
+	s.mu.Unlock()
+
+	if db.server != nil {
+		reply := db.server.transact(params[1:])
+		s.finishTransact(key, in, m.ID, reply)
+		cancel()
+		return nil
+	}
+
+	ops, err := marshal(raw[1:])
+	if err != nil {
+		cancel()
+		return fmt.Errorf("%w: %v", errProtocol, err)
+	}
+	// Backpressure: past MaxInflight, stop reading until one finishes.
+	select {
+	case s.sem <- struct{}{}:
+	case <-s.ctx.Done():
+		cancel()
+		return s.ctx.Err()
+	}
+	id := m.ID
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer func() { <-s.sem }()
+		defer cancel()
+		s.runTransact(ctx, db, key, in, id, ops)
+	}()
+	return nil
+}
+
+func (s *session) runTransact(ctx context.Context, db *database, key string, in *inflight, id json.RawMessage, ops []byte) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("panic in transact", "db", db.name, "panic", r)
+			s.finishTransactError(key, in, id, ovsdb.NewError(ovsdb.TagInternalError, "%v", r).JSON())
+		}
+	}()
+	ctx, span := tracer.Start(ctx, "frontend.transact", trace.WithAttributes(
+		attribute.String("db", db.name), attribute.String("session", s.id)))
+	defer span.End()
+	start := time.Now()
+	req := &txnenginev1.TransactRequest{
+		Database:   db.name,
+		Operations: ops,
+		SessionId:  s.id,
+		HeldLocks:  s.heldLocks(),
+		RequestId:  s.id + "/" + key,
+	}
+	resp, err := s.srv.deps.Transactor.Transact(ctx, req)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+		switch {
+		case ctx.Err() != nil:
+			// Canceled by the client or the session is closing: no reply.
+			s.dropInflight(key, in)
+		case status.Code(err) == grpccodes.Unavailable:
+			// The transaction provably did not run (the txnengine client
+			// retries where it may). Drop the client like a clustered
+			// ovsdb-server that lost its leader: the IDL reconnects and
+			// retries its transaction.
+			s.log.Warn("dropping client: txnengine unavailable", "db", db.name, "err", err)
+			s.dropInflight(key, in)
+			s.cancel()
+		default:
+			s.log.Error("transact failed", "db", db.name, "err", err)
+			s.finishTransactError(key, in, id, ovsdb.AsError(err).JSON())
+		}
+		return
+	}
+	span.SetAttributes(attribute.Int64("rev", resp.GetRevision()))
+	if rev := resp.GetRevision(); rev > 0 && db.feed != nil {
+		wctx, wcancel := context.WithTimeout(ctx, s.srv.cfg.UpdateWaitTimeout)
+		err := db.feed.waitRev(wctx, rev)
+		wcancel()
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("transact reply sent before its update", "db", db.name, "rev", rev, "err", err)
+		}
+	}
+	s.finishTransact(key, in, id, resp.GetResult())
+	if d := time.Since(start); d > time.Second {
+		s.log.Warn("slow transact", "db", db.name, "rev", resp.GetRevision(), "duration", d)
+	}
+}
+
+// finishTransact replies unless the request was canceled.
+func (s *session) finishTransact(key string, in *inflight, id json.RawMessage, result []byte) {
+	if s.dropInflight(key, in) {
+		s.replyRaw(id, result)
+	}
+}
+
+func (s *session) finishTransactError(key string, in *inflight, id json.RawMessage, e any) {
+	if s.dropInflight(key, in) {
+		s.replyError(id, e)
+	}
+}
+
+// dropInflight forgets a request and reports whether it must be answered.
+func (s *session) dropInflight(key string, in *inflight) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inflight[key] == in {
+		delete(s.inflight, key)
+	}
+	return !in.canceled
+}
+
+// heldLocks lists the locks the session holds (none until locks exist).
+func (s *session) heldLocks() []string { return nil }
+
+func (s *session) monitor(m *jsonrpc.Message) error     { return s.startMonitor(m, 1) }
+func (s *session) monitorCond(m *jsonrpc.Message) error { return s.startMonitor(m, 2) }
+
+func (s *session) startMonitor(m *jsonrpc.Message, version int) error {
+	params, err := m.DecodeParams()
+	if err != nil {
+		return fmt.Errorf("%w: %v", errProtocol, err)
+	}
+	db, ok := s.lookupDB(m, params)
+	if !ok {
+		return nil
+	}
+	if len(params) != 3 {
+		s.replyError(m.ID, syntaxError(params, "invalid parameters").JSON())
+		return nil
+	}
+	var rawParams []json.RawMessage
+	if err := json.Unmarshal(m.Params, &rawParams); err != nil {
+		return fmt.Errorf("%w: %v", errProtocol, err)
+	}
+	mon, perr := parseMonitor(db, version, params[1], params[2])
+	if perr != nil {
+		s.replyError(m.ID, perr.JSON())
+		return nil
+	}
+	mon.sess = s
+	mon.idJSON = []byte(ovsJSON(params[1]))
+	mon.key = string(mon.idJSON)
+	s.mu.Lock()
+	if _, dup := s.monitors[mon.key]; dup {
+		s.mu.Unlock()
+		s.replyError(m.ID, syntaxError(params[1], "duplicate monitor ID").JSON())
+		return nil
+	}
+	s.monitors[mon.key] = mon
+	s.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(s.ctx, s.srv.cfg.ReadyTimeout)
+	defer cancel()
+	if err := db.feed.register(ctx, mon, m.ID); err != nil {
+		s.mu.Lock()
+		delete(s.monitors, mon.key)
+		s.mu.Unlock()
+		if s.ctx.Err() != nil {
+			return s.ctx.Err()
+		}
+		s.log.Error("monitor failed", "db", db.name, "err", err)
+		s.replyError(m.ID, ovsdb.NewError(ovsdb.TagInternalError, "%v", err).JSON())
+	}
+	return nil
+}
+
+func (s *session) monitorCancel(m *jsonrpc.Message) error {
+	params, err := m.DecodeParams()
+	if err != nil {
+		return fmt.Errorf("%w: %v", errProtocol, err)
+	}
+	if len(params) != 1 {
+		s.replyError(m.ID, errStrInvalidParameters)
+		return nil
+	}
+	key := ovsJSON(params[0])
+	s.mu.Lock()
+	mon, ok := s.monitors[key]
+	delete(s.monitors, key)
+	s.mu.Unlock()
+	if !ok {
+		s.replyError(m.ID, errStrUnknownMonitor)
+		return nil
+	}
+	mon.feed.unregister(mon)
+	s.replyResult(m.ID, map[string]any{})
+	return nil
+}
+
+var _ = errors.New

@@ -1,0 +1,338 @@
+package frontend
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+
+	"github.com/google/uuid"
+
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/schema"
+)
+
+// ServerDatabase is the name of the database the frontend itself serves.
+const ServerDatabase = "_Server"
+
+// database is one served database.
+type database struct {
+	name       string
+	schema     *schema.Database
+	schemaJSON []byte    // get_schema's reply
+	feed       *feed     // its change stream
+	server     *serverDB // non-nil only for _Server
+}
+
+// Option configures a Server.
+type Option func(*Server) error
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option {
+	return func(s *Server) error {
+		if l == nil {
+			return errors.New("frontend: nil logger")
+		}
+		s.log = l
+		return nil
+	}
+}
+
+// Server is an OVSDB JSON-RPC server.
+//
+// It owns one goroutine per database feed, one accept loop per listener
+// and one goroutine set per session, all under wg and stopped by Close.
+type Server struct {
+	cfg      Config
+	deps     Deps
+	log      *slog.Logger
+	serverID string
+	dbs      map[string]*database
+	tlsCfg   *tls.Config
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	readyCh chan struct{} // closed once every listener accepts
+
+	// mu guards listeners, addrs, sessions and closed.
+	mu        sync.Mutex
+	listeners []net.Listener
+	addrs     []net.Addr
+	sessions  map[*session]struct{}
+	closed    bool
+	closeOnce sync.Once
+}
+
+// New builds a Server and starts one subscription per database. It loads
+// the schemas through deps.LoadSchemas when deps.Schemas is nil. It does
+// not listen yet: Serve does.
+func New(ctx context.Context, cfg Config, deps Deps, opts ...Option) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Transactor == nil || deps.Subscriber == nil {
+		return nil, errors.New("frontend: Deps.Transactor and Deps.Subscriber are required")
+	}
+	s := &Server{
+		cfg:      cfg,
+		deps:     deps,
+		log:      slog.Default(),
+		serverID: deps.ServerID,
+		dbs:      map[string]*database{},
+		readyCh:  make(chan struct{}),
+		sessions: map[*session]struct{}{},
+	}
+	for _, o := range opts {
+		if err := o(s); err != nil {
+			return nil, err
+		}
+	}
+	if s.serverID == "" {
+		s.serverID = uuid.NewString()
+	}
+	schemas := deps.Schemas
+	if schemas == nil {
+		if deps.LoadSchemas == nil {
+			return nil, errors.New("frontend: no schemas and no Deps.LoadSchemas")
+		}
+		var err error
+		if schemas, err = deps.LoadSchemas(ctx); err != nil {
+			return nil, fmt.Errorf("frontend: load schemas: %w", err)
+		}
+	}
+	if len(schemas) == 0 {
+		return nil, errors.New("frontend: no databases to serve")
+	}
+	if cfg.needTLS() {
+		var err error
+		if s.tlsCfg, err = loadTLS(cfg); err != nil {
+			return nil, err
+		}
+	}
+	for name, sch := range schemas {
+		if name == ServerDatabase {
+			return nil, fmt.Errorf("frontend: database name %q is reserved", name)
+		}
+		js, err := marshal(sch.JSON())
+		if err != nil {
+			return nil, fmt.Errorf("frontend: render schema of %q: %w", name, err)
+		}
+		s.dbs[name] = &database{name: name, schema: sch, schemaJSON: js, feed: newFeed(name, sch, s.log)}
+	}
+	sdb, err := newServerDB(s.serverID, s.dbs, s.log)
+	if err != nil {
+		return nil, err
+	}
+	s.dbs[ServerDatabase] = sdb.db
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	for name, db := range s.dbs {
+		if name == ServerDatabase {
+			continue
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			db.feed.run(s.ctx, deps.Subscriber)
+		}()
+	}
+	s.log.Info("frontend configured", "remotes", cfg.Remotes, "databases", len(schemas),
+		"inactivity_probe", cfg.InactivityProbeInterval, "max_message_size", cfg.MaxMessageSize)
+	return s, nil
+}
+
+// Ready is closed once the server listens on every remote.
+func (s *Server) Ready() <-chan struct{} { return s.readyCh }
+
+// Addrs returns the listeners' addresses (valid after Ready).
+func (s *Server) Addrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]net.Addr(nil), s.addrs...)
+}
+
+// Serve waits until every database is loaded, listens on every remote
+// (a punix socket appears only then), and serves clients until ctx ends
+// or Close is called. It then closes the server.
+func (s *Server) Serve(ctx context.Context) error {
+	defer s.Close()
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.ReadyTimeout)
+	for name, db := range s.dbs {
+		if name == ServerDatabase {
+			continue
+		}
+		if err := db.feed.waitReady(rctx); err != nil {
+			cancel()
+			if ctx.Err() != nil || s.ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("frontend: %w", err)
+		}
+	}
+	cancel()
+	s.serverDBLoaded()
+	for _, r := range s.cfg.Remotes {
+		l, err := s.listen(r)
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			_ = l.Close()
+			return nil
+		}
+		s.listeners = append(s.listeners, l)
+		s.addrs = append(s.addrs, l.Addr())
+		s.mu.Unlock()
+		s.log.Info("listening", "remote", r, "addr", l.Addr().String())
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	for _, l := range s.listeners {
+		s.wg.Add(1)
+		go s.acceptLoop(l)
+	}
+	s.mu.Unlock()
+	close(s.readyCh)
+	select {
+	case <-ctx.Done():
+	case <-s.ctx.Done():
+	}
+	return nil
+}
+
+// Close stops listening, disconnects every client, ends the
+// subscriptions and waits for every goroutine. It is idempotent.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		ls := s.listeners
+		s.mu.Unlock()
+		if s.cancel != nil {
+			s.cancel()
+		}
+		for _, l := range ls {
+			_ = l.Close()
+		}
+		s.wg.Wait()
+		for _, r := range s.cfg.Remotes {
+			if ep, err := parseRemote(r); err == nil && ep.network == "unix" {
+				_ = os.Remove(ep.address)
+			}
+		}
+	})
+	return nil
+}
+
+// Run serves cfg with deps until ctx ends.
+func Run(ctx context.Context, cfg Config, deps Deps, opts ...Option) error {
+	s, err := New(ctx, cfg, deps, opts...)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx)
+}
+
+func (s *Server) listen(remote string) (net.Listener, error) {
+	ep, err := parseRemote(remote)
+	if err != nil {
+		return nil, err
+	}
+	if ep.network == "unix" {
+		// Replace a stale socket file, never another kind of file.
+		if fi, err := os.Lstat(ep.address); err == nil {
+			if fi.Mode().Type() != fs.ModeSocket {
+				return nil, fmt.Errorf("frontend: %s exists and is not a socket", ep.address)
+			}
+			if err := os.Remove(ep.address); err != nil {
+				return nil, fmt.Errorf("frontend: remove stale socket: %w", err)
+			}
+		}
+	}
+	var lc net.ListenConfig
+	l, err := lc.Listen(s.ctx, ep.network, ep.address)
+	if err != nil {
+		return nil, fmt.Errorf("frontend: listen on %s: %w", remote, err)
+	}
+	if ul, ok := l.(*net.UnixListener); ok {
+		ul.SetUnlinkOnClose(false) // Close removes the files itself
+	}
+	if ep.tls {
+		l = tls.NewListener(l, s.tlsCfg)
+	}
+	return l, nil
+}
+
+func (s *Server) acceptLoop(l net.Listener) {
+	defer s.wg.Done()
+	for {
+		conn, err := l.Accept()
+		if err != nil {
+			if s.ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
+				s.log.Error("accept failed; listener stopped", "addr", l.Addr().String(), "err", err)
+			}
+			return
+		}
+		sess := newSession(s, conn)
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			_ = conn.Close()
+			return
+		}
+		s.sessions[sess] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			sess.run()
+			s.mu.Lock()
+			delete(s.sessions, sess)
+			s.mu.Unlock()
+		}()
+	}
+}
+
+func (c *Config) needTLS() bool {
+	for _, r := range c.Remotes {
+		if ep, err := parseRemote(r); err == nil && ep.tls {
+			return true
+		}
+	}
+	return false
+}
+
+// loadTLS builds the pssl configuration from ovsdb-server's PEM files.
+// With a CA certificate, clients must present a certificate signed by it,
+// as ovsdb-server requires.
+func loadTLS(cfg Config) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(cfg.Certificate, cfg.PrivateKey)
+	if err != nil {
+		return nil, fmt.Errorf("frontend: load certificate %s and key %s: %w", cfg.Certificate, cfg.PrivateKey, err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if cfg.CACert != "" {
+		pem, err := os.ReadFile(cfg.CACert)
+		if err != nil {
+			return nil, fmt.Errorf("frontend: read CA certificate: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("frontend: no certificate in %s", cfg.CACert)
+		}
+		tc.ClientCAs = pool
+		tc.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return tc, nil
+}

@@ -1,0 +1,325 @@
+package frontend
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/jsonrpc"
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/ovsdb"
+)
+
+// session is one client connection.
+//
+// Goroutines: run (the read loop, on the accept loop's goroutine spawned
+// for it), writeLoop, probeLoop and one goroutine per in-flight transact,
+// all under wg and all stopped by cancel. Every outbound byte goes
+// through enqueue, so order is the order of enqueue calls.
+type session struct {
+	srv    *Server
+	id     string
+	conn   net.Conn
+	log    *slog.Logger
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	sem    chan struct{} // bounds in-flight transacts
+
+	lastRecv atomic.Int64 // unix nanoseconds of the last input
+
+	// outMu guards out, outBytes and outClosed.
+	outMu     sync.Mutex
+	out       [][]byte
+	outBytes  int
+	outClosed bool
+	outSig    chan struct{} // capacity 1: out became non-empty
+
+	// mu guards monitors, inflight and dbChangeAware.
+	mu            sync.Mutex
+	monitors      map[string]*monitor   // by canonical monitor-id JSON
+	inflight      map[string]*inflight  // transact requests by canonical id JSON
+	dbChangeAware bool
+}
+
+// inflight is a transact request that has not been answered.
+type inflight struct {
+	cancel   context.CancelFunc
+	canceled bool // by a "cancel" notification: never answer it
+}
+
+func newSession(srv *Server, conn net.Conn) *session {
+	ctx, cancel := context.WithCancel(srv.ctx)
+	s := &session{
+		srv:      srv,
+		id:       uuid.NewString(),
+		conn:     conn,
+		ctx:      ctx,
+		cancel:   cancel,
+		sem:      make(chan struct{}, srv.cfg.MaxInflight),
+		outSig:   make(chan struct{}, 1),
+		monitors: map[string]*monitor{},
+		inflight: map[string]*inflight{},
+	}
+	s.log = srv.log.With("session", s.id, "peer", conn.RemoteAddr().String())
+	s.lastRecv.Store(time.Now().UnixNano())
+	return s
+}
+
+// run serves the session until the client goes away or the server
+// closes, then releases everything the session holds.
+func (s *session) run() {
+	s.log.Debug("client connected")
+	stop := context.AfterFunc(s.ctx, func() { _ = s.conn.Close() })
+	defer stop()
+	s.wg.Add(1)
+	go s.writeLoop()
+	if iv := s.srv.cfg.InactivityProbeInterval; iv > 0 {
+		s.wg.Add(1)
+		go s.probeLoop(iv)
+	}
+	err := s.readLoop()
+	switch {
+	case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), s.ctx.Err() != nil:
+		s.log.Debug("client disconnected")
+	default:
+		s.log.Warn("dropping client", "err", err)
+	}
+	s.cancel()
+	s.closeMonitors()
+	s.wg.Wait()
+	_ = s.conn.Close()
+}
+
+// readLoop decodes and dispatches messages until an error.
+func (s *session) readLoop() error {
+	dec := jsonrpc.NewDecoder(s.conn, jsonrpc.WithMaxSize(s.srv.cfg.MaxMessageSize), jsonrpc.WithMaxDepth(s.srv.cfg.MaxDepth))
+	for {
+		var m jsonrpc.Message
+		if err := dec.Decode(&m); err != nil {
+			return fmt.Errorf("read message: %w", err)
+		}
+		s.lastRecv.Store(time.Now().UnixNano())
+		if !m.IsRequest() {
+			continue // replies to our echo probes, or stray replies
+		}
+		if p := bytes.TrimSpace(m.Params); len(p) == 0 || p[0] != '[' {
+			return fmt.Errorf("%w: %q request must have array \"params\"", errProtocol, m.Method)
+		}
+		if m.IsNotification() {
+			s.handleNotification(&m)
+			continue
+		}
+		if err := s.dispatch(&m); err != nil {
+			return err
+		}
+	}
+}
+
+// dispatch handles one request, recovering a panic into an error reply.
+func (s *session) dispatch(m *jsonrpc.Message) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("panic handling request", "method", m.Method, "panic", r, "stack", string(debug.Stack()))
+			s.replyError(m.ID, ovsdb.NewError(ovsdb.TagInternalError, "%v", r).JSON())
+			err = nil
+		}
+	}()
+	s.log.Debug("request", "method", m.Method)
+	h, ok := methods[m.Method]
+	if !ok {
+		s.replyError(m.ID, errStrUnknownMethod)
+		return nil
+	}
+	return h(s, m)
+}
+
+// handleNotification handles a request without id. ovsdb-server acts only
+// on "cancel" and ignores the rest.
+func (s *session) handleNotification(m *jsonrpc.Message) {
+	if m.Method != "cancel" {
+		return
+	}
+	params, err := m.DecodeParams()
+	if err != nil || len(params) != 1 {
+		return
+	}
+	key := ovsJSON(params[0])
+	s.mu.Lock()
+	if in, ok := s.inflight[key]; ok {
+		in.canceled = true
+		in.cancel()
+		delete(s.inflight, key)
+	}
+	s.mu.Unlock()
+}
+
+// enqueue appends an encoded message to the outbound queue. It never
+// blocks; it returns false when the session is closing or its backlog
+// is over the limit (the session is then closed).
+func (s *session) enqueue(b []byte) bool {
+	s.outMu.Lock()
+	if s.outClosed {
+		s.outMu.Unlock()
+		return false
+	}
+	if s.outBytes+len(b) > s.srv.cfg.MaxBacklogBytes {
+		s.outClosed = true
+		s.out, s.outBytes = nil, 0
+		s.outMu.Unlock()
+		s.log.Warn("dropping client: output backlog over limit", "limit", s.srv.cfg.MaxBacklogBytes)
+		s.cancel()
+		return false
+	}
+	s.out = append(s.out, b)
+	s.outBytes += len(b)
+	s.outMu.Unlock()
+	select {
+	case s.outSig <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// writeLoop owns writes to the connection.
+func (s *session) writeLoop() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.outSig:
+		}
+		s.outMu.Lock()
+		batch := s.out
+		s.out, s.outBytes = nil, 0
+		s.outMu.Unlock()
+		if len(batch) == 0 {
+			continue
+		}
+		bufs := net.Buffers(batch)
+		_ = s.conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
+		if _, err := bufs.WriteTo(s.conn); err != nil {
+			if s.ctx.Err() == nil {
+				s.log.Info("dropping client: write failed", "err", err)
+			}
+			s.cancel()
+			return
+		}
+	}
+}
+
+// probeLoop sends an echo request after interval without input and
+// drops the client after as long again without input, like
+// ovsdb-server's reconnect state machine for passive connections.
+func (s *session) probeLoop(interval time.Duration) {
+	defer s.wg.Done()
+	timer := time.NewTimer(interval)
+	defer timer.Stop()
+	var probedAt int64 // lastRecv value when the probe was sent
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-timer.C:
+		}
+		last := s.lastRecv.Load()
+		deadline := last + int64(interval)
+		if probedAt == last {
+			deadline += int64(interval)
+		}
+		if wait := time.Duration(deadline - time.Now().UnixNano()); wait > 0 {
+			timer.Reset(wait)
+			continue
+		}
+		if probedAt == last {
+			s.log.Warn("dropping client: no response to inactivity probe", "interval", interval)
+			s.cancel()
+			return
+		}
+		s.enqueue([]byte(`{"id":"echo","method":"echo","params":[]}`))
+		probedAt = last
+		timer.Reset(interval)
+	}
+}
+
+// replyResult queues {"id":id,"result":result,"error":null}.
+func (s *session) replyResult(id json.RawMessage, result any) {
+	b, err := marshal(result)
+	if err != nil {
+		s.log.Error("encode reply", "err", err)
+		s.replyError(id, ovsdb.NewError(ovsdb.TagInternalError, "encode reply: %v", err).JSON())
+		return
+	}
+	s.replyRaw(id, b)
+}
+
+// replyRaw queues a reply whose result is already encoded.
+func (s *session) replyRaw(id json.RawMessage, result []byte) {
+	s.enqueue(encodeReply(id, result))
+}
+
+func encodeReply(id json.RawMessage, result []byte) []byte {
+	b := make([]byte, 0, len(result)+len(id)+32)
+	b = append(b, `{"id":`...)
+	b = append(b, orNull(id)...)
+	b = append(b, `,"result":`...)
+	b = append(b, result...)
+	b = append(b, `,"error":null}`...)
+	return b
+}
+
+// replyError queues {"id":id,"error":e}; ovsdb-server omits "result" in
+// error replies.
+func (s *session) replyError(id json.RawMessage, e any) {
+	eb, err := marshal(e)
+	if err != nil {
+		eb = []byte(`"internal error"`)
+	}
+	b := make([]byte, 0, len(eb)+len(id)+32)
+	b = append(b, `{"id":`...)
+	b = append(b, orNull(id)...)
+	b = append(b, `,"error":`...)
+	b = append(b, eb...)
+	b = append(b, '}')
+	s.enqueue(b)
+}
+
+// encodeNotification renders {"id":null,"method":method,"params":params}.
+func encodeNotification(method string, params []byte) []byte {
+	b := make([]byte, 0, len(params)+len(method)+40)
+	b = append(b, `{"id":null,"method":"`...)
+	b = append(b, method...)
+	b = append(b, `","params":`...)
+	b = append(b, params...)
+	b = append(b, '}')
+	return b
+}
+
+func orNull(r json.RawMessage) json.RawMessage {
+	if len(bytes.TrimSpace(r)) == 0 {
+		return json.RawMessage("null")
+	}
+	return r
+}
+
+// closeMonitors unregisters every monitor of the session from its feed.
+func (s *session) closeMonitors() {
+	s.mu.Lock()
+	ms := s.monitors
+	s.monitors = map[string]*monitor{}
+	s.mu.Unlock()
+	for _, m := range ms {
+		m.feed.unregister(m)
+	}
+}
