@@ -1,0 +1,492 @@
+package txnengine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/keys"
+	txnenginev1 "github.com/ovsdb-etcd/ovsdb-etcd/proto/ovsdbetcd/txnengine/v1"
+)
+
+func TestTransactEndToEndGRPC(t *testing.T) {
+	etcd := startEtcd(t)
+	cli := etcd.client(t)
+	dir := t.TempDir()
+	cfg := testConfig(t, cli, writeSchema(t, dir, "1.0.0"), "unix:"+filepath.Join(dir, "te.sock"))
+	e := newTestEngine(t, cfg, true)
+	waitLeader(t, e.Engine)
+
+	c, err := NewClient(t.Context(), cli, NewClientConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	resp, err := c.Transact(t.Context(), &txnenginev1.TransactRequest{
+		Database:   "Test",
+		Operations: []byte(`[{"op":"insert","table":"T","row":{"name":"a","n":1}},{"op":"comment","comment":"hello"}]`),
+		SessionId:  "s1",
+		RequestId:  "r1",
+	})
+	if err != nil {
+		t.Fatalf("Transact: %v", err)
+	}
+	if resp.GetRevision() <= 0 {
+		t.Errorf("revision = %d, want > 0", resp.GetRevision())
+	}
+	if !strings.Contains(string(resp.GetResult()), `"uuid"`) {
+		t.Errorf("result %s has no uuid", resp.GetResult())
+	}
+	if got := etcdNames(t, cli); got["a"] != 1 || len(got) != 1 {
+		t.Errorf("etcd rows = %v, want a once", got)
+	}
+	// The row and the comment were written at the reply's revision.
+	cm, err := cli.Get(t.Context(), keys.Default().Comments("Test"), clientv3.WithPrefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cm.Kvs) != 1 || string(cm.Kvs[0].Value) != "hello" || cm.Kvs[0].ModRevision != resp.GetRevision() {
+		t.Errorf("comments = %v, want one \"hello\" at rev %d", cm.Kvs, resp.GetRevision())
+	}
+
+	// Read-only transactions write nothing and report revision 0.
+	resp, err = c.Transact(t.Context(), &txnenginev1.TransactRequest{
+		Database: "Test", Operations: []byte(`[{"op":"select","table":"T","where":[]}]`)})
+	if err != nil || resp.GetRevision() != 0 {
+		t.Fatalf("select: rev %d err %v, want 0 nil", resp.GetRevision(), err)
+	}
+
+	for _, tc := range []struct {
+		name string
+		req  *txnenginev1.TransactRequest
+		code codes.Code
+	}{
+		{name: "unknown database", req: &txnenginev1.TransactRequest{Database: "Nope", Operations: []byte(`[]`)}, code: codes.NotFound},
+		{name: "malformed json", req: &txnenginev1.TransactRequest{Database: "Test", Operations: []byte(`[{`)}, code: codes.InvalidArgument},
+		{name: "not an array", req: &txnenginev1.TransactRequest{Database: "Test", Operations: []byte(`{}`)}, code: codes.InvalidArgument},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := c.Transact(t.Context(), tc.req)
+			if status.Code(err) != tc.code {
+				t.Errorf("err = %v, want code %v", err, tc.code)
+			}
+		})
+	}
+}
+
+func TestGroupCommit(t *testing.T) {
+	etcd := startEtcd(t)
+	cli := etcd.client(t)
+	cfg := testConfig(t, cli, writeSchema(t, t.TempDir(), "1.0.0"), "unix:unused")
+	fkv := &faultKV{}
+	e := newTestEngine(t, cfg, false, WithKVWrapper(func(kv clientv3.KV) clientv3.KV {
+		fkv.KV = kv
+		return fkv
+	}))
+	waitLeader(t, e.Engine)
+	mustTransact(t, e.Engine, insertOp("taken", 0))
+
+	// Hold the first commit of the test until many writers are queued, so
+	// that the next batch surely groups several transactions.
+	const writers = 64
+	fkv.mu.Lock()
+	fkv.gate = func() {
+		tm := e.currentTerm()
+		eventually(t, "queued writers", func() bool { return len(tm.queue) >= writers/2 })
+	}
+	fkv.mu.Unlock()
+
+	var wg sync.WaitGroup
+	results := make([][]any, writers)
+	errs := make([]error, writers)
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := fmt.Sprintf("w%d", i)
+			if i == 7 {
+				name = "taken" // violates the index: fails on its own
+			}
+			results[i], _, errs[i] = transact(t, e.Engine, insertOp(name, i))
+		}()
+	}
+	wg.Wait()
+	for i := range writers {
+		if errs[i] != nil {
+			t.Fatalf("writer %d: %v", i, errs[i])
+		}
+		failed := strings.Contains(fmt.Sprint(results[i]), "constraint violation")
+		if failed != (i == 7) {
+			t.Errorf("writer %d: result %v", i, results[i])
+		}
+	}
+	names := etcdNames(t, cli)
+	if len(names) != writers { // w0..w63 without w7, plus "taken"
+		t.Errorf("etcd has %d rows, want %d: %v", len(names), writers, names)
+	}
+	h := metric(t, e.reg, "ovsdb_etcd_txnengine_commit_batch_size_transactions").GetHistogram()
+	if h.GetSampleSum() <= float64(h.GetSampleCount()) {
+		t.Errorf("batch size: sum %v over %d batches, want some batch > 1", h.GetSampleSum(), h.GetSampleCount())
+	}
+	txns := metric(t, e.reg, "ovsdb_etcd_txnengine_etcd_txns_total", "outcome", "ok").GetCounter().GetValue()
+	ovsdbTxns := metric(t, e.reg, "ovsdb_etcd_txnengine_ovsdb_transactions_total", "result", "committed").GetCounter().GetValue()
+	if txns >= ovsdbTxns {
+		t.Errorf("etcd txns %v >= committed OVSDB transactions %v", txns, ovsdbTxns)
+	}
+	if hw := metric(t, e.reg, "ovsdb_etcd_txnengine_queue_high_water_mark_requests").GetGauge().GetValue(); hw < writers/2 {
+		t.Errorf("queue high-water mark %v, want >= %d", hw, writers/2)
+	}
+}
+
+func TestNetEffectInOneBatch(t *testing.T) {
+	etcd := startEtcd(t)
+	cli := etcd.client(t)
+	cfg := testConfig(t, cli, writeSchema(t, t.TempDir(), "1.0.0"), "unix:unused")
+	e := newTestEngine(t, cfg, false)
+	waitLeader(t, e.Engine)
+	// Insert, update and delete rows of one key inside one transaction and
+	// across transactions of one batch: etcd would refuse duplicate keys.
+	mustTransact(t, e.Engine,
+		map[string]any{"op": "insert", "table": "T", "row": map[string]any{"name": "gone"}},
+		map[string]any{"op": "insert", "table": "T", "row": map[string]any{"name": "kept"}},
+		map[string]any{"op": "update", "table": "T", "where": []any{[]any{"name", "==", "kept"}}, "row": map[string]any{"n": 5}},
+		map[string]any{"op": "delete", "table": "T", "where": []any{[]any{"name", "==", "gone"}}},
+	)
+	if got := etcdNames(t, cli); len(got) != 1 || got["kept"] != 1 {
+		t.Errorf("etcd rows = %v, want only kept", got)
+	}
+}
+
+func TestFencing(t *testing.T) {
+	etcd := startEtcd(t)
+	cli := etcd.client(t)
+	cfg := testConfig(t, cli, writeSchema(t, t.TempDir(), "1.0.0"), "unix:unused")
+	e := newTestEngine(t, cfg, false)
+	waitLeader(t, e.Engine)
+	mustTransact(t, e.Engine, insertOp("before", 1))
+
+	// Depose the engine behind its back: delete its leader key (as a lease
+	// expiry would), and let another candidate take the election.
+	tm := e.currentTerm()
+	if _, err := cli.Delete(t.Context(), tm.leaderKey); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := transact(t, e.Engine, insertOp("after", 2))
+	if !errors.Is(err, ErrLeadershipLost) {
+		t.Fatalf("commit by a deposed leader: err %v, want ErrLeadershipLost", err)
+	}
+	if _, ok := notExecuted(toStatus(err)); !ok {
+		t.Errorf("status %v is not marked as not executed", toStatus(err))
+	}
+	if got := etcdNames(t, cli); got["after"] != 0 {
+		t.Errorf("deposed leader wrote: %v", got)
+	}
+	if v := metric(t, e.reg, "ovsdb_etcd_txnengine_fence_failures_total").GetCounter().GetValue(); v != 1 {
+		t.Errorf("fence failures = %v, want 1", v)
+	}
+	// It campaigns again, reloads, and serves.
+	waitLeader(t, e.Engine)
+	res, _ := mustTransact(t, e.Engine, insertOp("after", 2), selectAll())
+	if got := rowNames(t, res[1]); got["before"] != 1 || got["after"] != 1 {
+		t.Errorf("rows after re-election = %v", got)
+	}
+}
+
+func TestFailover(t *testing.T) {
+	etcd := startEtcd(t)
+	cli := etcd.client(t)
+	dir := t.TempDir()
+	schema := writeSchema(t, dir, "1.0.0")
+	e1 := newTestEngine(t, testConfig(t, cli, schema, "unix:"+filepath.Join(dir, "e1.sock")), true)
+	waitLeader(t, e1.Engine)
+	e2 := newTestEngine(t, testConfig(t, cli, schema, "unix:"+filepath.Join(dir, "e2.sock")), true)
+
+	c, err := NewClient(t.Context(), cli, NewClientConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	send := func(ops string) (*txnenginev1.TransactResponse, error) {
+		return c.Transact(t.Context(), &txnenginev1.TransactRequest{Database: "Test", Operations: []byte(ops)})
+	}
+	if _, err := send(`[{"op":"insert","table":"T","row":{"name":"one"}}]`); err != nil {
+		t.Fatal(err)
+	}
+
+	// The standby refuses, naming the leader, and did not execute.
+	_, _, err = transact(t, e2.Engine, insertOp("standby", 0))
+	st := toStatus(err)
+	leader, ok := notExecuted(st)
+	if !ok || leader != e1.addr {
+		t.Fatalf("standby: %v (leader %q), want NOT_LEADER naming %s", st, leader, e1.addr)
+	}
+
+	if err := e1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitLeader(t, e2.Engine)
+	resp, err := send(`[{"op":"insert","table":"T","row":{"name":"two"}},{"op":"select","table":"T","where":[]}]`)
+	if err != nil {
+		t.Fatalf("transact after failover: %v", err)
+	}
+	for _, name := range []string{`"one"`, `"two"`} {
+		if !strings.Contains(string(resp.GetResult()), name) {
+			t.Errorf("result %s lacks %s", resp.GetResult(), name)
+		}
+	}
+	if got := etcdNames(t, cli); len(got) != 2 || got["one"] != 1 || got["two"] != 1 {
+		t.Errorf("etcd rows = %v", got)
+	}
+}
+
+func TestUnknownOutcome(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		applied   bool
+		wantCount int
+	}{
+		{name: "applied, answer lost", applied: true, wantCount: 1},
+		{name: "never sent", applied: false, wantCount: 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			etcd := startEtcd(t)
+			cli := etcd.client(t)
+			cfg := testConfig(t, cli, writeSchema(t, t.TempDir(), "1.0.0"), "unix:unused")
+			fkv := &faultKV{}
+			e := newTestEngine(t, cfg, false, WithKVWrapper(func(kv clientv3.KV) clientv3.KV {
+				fkv.KV = kv
+				return fkv
+			}))
+			waitLeader(t, e.Engine)
+			mustTransact(t, e.Engine, insertOp("first", 0))
+
+			fkv.mu.Lock()
+			fkv.dropAfter, fkv.failBefore = tc.applied, !tc.applied
+			fkv.mu.Unlock()
+			res, rev, err := transact(t, e.Engine, insertOp("x", 1))
+			if tc.applied {
+				if err != nil || rev == 0 || strings.Contains(fmt.Sprint(res), "error") {
+					t.Fatalf("applied commit answered %v rev %d err %v, want success", res, rev, err)
+				}
+			} else {
+				if _, ok := notExecuted(toStatus(err)); !ok {
+					t.Fatalf("commit that did not apply answered %v %v, want retryable Unavailable", res, err)
+				}
+			}
+			if got := etcdNames(t, cli)["x"]; got != tc.wantCount {
+				t.Errorf("row x in etcd %d times, want %d", got, tc.wantCount)
+			}
+			// The engine keeps (or regains) leadership and its state matches etcd.
+			waitLeader(t, e.Engine)
+			res, _ = mustTransact(t, e.Engine, selectAll())
+			if got := rowNames(t, res[0]); got["x"] != tc.wantCount || got["first"] != 1 {
+				t.Errorf("in-memory rows %v", got)
+			}
+		})
+	}
+}
+
+func TestBlockingWait(t *testing.T) {
+	etcd := startEtcd(t)
+	cli := etcd.client(t)
+	cfg := testConfig(t, cli, writeSchema(t, t.TempDir(), "1.0.0"), "unix:unused")
+	e := newTestEngine(t, cfg, false)
+	waitLeader(t, e.Engine)
+
+	waitFor := func(name string, timeoutMs int) map[string]any {
+		return map[string]any{"op": "wait", "table": "T", "timeout": timeoutMs,
+			"where": []any{[]any{"name", "==", name}}, "columns": []any{"name"},
+			"until": "==", "rows": []any{map[string]any{"name": name}}}
+	}
+	parked := func() float64 {
+		return metric(t, e.reg, "ovsdb_etcd_txnengine_parked_waits").GetGauge().GetValue()
+	}
+
+	// Released by a later commit; the wait's own insert commits with it.
+	done := make(chan []any, 1)
+	go func() {
+		res, _, err := transact(t, e.Engine, waitFor("go", 60000), insertOp("waited", 0))
+		if err != nil {
+			t.Error(err)
+		}
+		done <- res
+	}()
+	eventually(t, "wait parked", func() bool { return parked() == 1 })
+	// Others are not held back by the parked wait.
+	mustTransact(t, e.Engine, insertOp("other", 0))
+	mustTransact(t, e.Engine, insertOp("go", 0))
+	res := <-done
+	if strings.Contains(fmt.Sprint(res), "error") {
+		t.Errorf("released wait: %v", res)
+	}
+	if got := etcdNames(t, cli); got["waited"] != 1 {
+		t.Errorf("etcd rows %v, want waited", got)
+	}
+
+	// Timed out when nothing satisfies it.
+	res, _, err := transact(t, e.Engine, waitFor("never", 50))
+	if err != nil || !strings.Contains(fmt.Sprint(res), "timed out") {
+		t.Errorf("expired wait: %v %v, want timed out", res, err)
+	}
+
+	// A cancelled caller removes its parked wait.
+	ctx, cancel := context.WithCancel(t.Context())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := e.Transact(ctx, Request{Database: "Test", Operations: []byte(`[{"op":"wait","table":"T","timeout":60000,"where":[["name","==","never"]],"columns":["name"],"until":"==","rows":[{"name":"never"}]}]`)})
+		errc <- err
+	}()
+	eventually(t, "second wait parked", func() bool { return parked() == 1 })
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled wait: %v", err)
+	}
+	eventually(t, "wait unparked", func() bool { return parked() == 0 })
+}
+
+func TestLargeTransaction(t *testing.T) {
+	etcd := startEtcd(t)
+	cli := etcd.client(t)
+	cfg := testConfig(t, cli, writeSchema(t, t.TempDir(), "1.0.0"), "unix:unused")
+	e := newTestEngine(t, cfg, false)
+	waitLeader(t, e.Engine)
+
+	const rows = 10000
+	ops := make([]any, 0, rows)
+	for i := range rows {
+		ops = append(ops, insertOp(fmt.Sprintf("row-%05d-%s", i, strings.Repeat("x", 800)), i))
+	}
+	_, rev := mustTransact(t, e.Engine, ops...)
+	resp, err := cli.Get(t.Context(), keys.Default().Table("Test", "T"), clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Kvs) != rows {
+		t.Fatalf("etcd has %d rows, want %d", len(resp.Kvs), rows)
+	}
+	for _, kv := range resp.Kvs {
+		if kv.ModRevision != rev {
+			t.Fatalf("row %s at rev %d, want all at %d (one Txn)", kv.Key, kv.ModRevision, rev)
+		}
+	}
+}
+
+func TestPastClusterLimits(t *testing.T) {
+	etcd := startEtcd(t)
+	cli := etcd.client(t)
+	cfg := testConfig(t, cli, writeSchema(t, t.TempDir(), "1.0.0"), "unix:unused")
+	// The engine believes the cluster allows more than it does, so etcd
+	// itself refuses the Txn.
+	cfg.MaxTxnOps = 2 * testMaxTxnOps
+	e := newTestEngine(t, cfg, false)
+	waitLeader(t, e.Engine)
+	mustTransact(t, e.Engine, insertOp("kept", 0))
+
+	ops := make([]any, 0, testMaxTxnOps+10)
+	for i := range testMaxTxnOps + 10 {
+		ops = append(ops, insertOp(fmt.Sprintf("big-%d", i), i))
+	}
+	res, _, err := transact(t, e.Engine, ops...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, _ := res[len(res)-1].(map[string]any)
+	if last["error"] != "resources exhausted" || !strings.Contains(fmt.Sprint(last["details"]), "too many operations") {
+		t.Errorf("last result element %v, want resources exhausted naming the limit", last)
+	}
+	// The in-memory state was restored: only "kept" exists, and a normal
+	// transaction still commits.
+	res, _ = mustTransact(t, e.Engine, insertOp("next", 1), selectAll())
+	if got := rowNames(t, res[1]); len(got) != 2 {
+		t.Errorf("rows after refused commit: %v", got)
+	}
+}
+
+func TestSchemaVersionRefused(t *testing.T) {
+	etcd := startEtcd(t)
+	cli := etcd.client(t)
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name    string
+		version string
+		wantErr bool
+	}{
+		{name: "first start stores", version: "1.0.0"},
+		{name: "same version reuses", version: "1.0.0"},
+		{name: "other version refused", version: "2.0.0", wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(t, cli, writeSchema(t, dir, tc.version), "unix:unused")
+			e, err := New(t.Context(), cfg)
+			if tc.wantErr {
+				if err == nil {
+					e.Close()
+					t.Fatal("New accepted a changed schema version")
+				}
+				if !errors.Is(err, ErrSchemaMismatch) || !strings.Contains(err.Error(), `"1.0.0"`) || !strings.Contains(err.Error(), `"2.0.0"`) {
+					t.Errorf("err = %v, want ErrSchemaMismatch naming both versions", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.Close()
+		})
+	}
+}
+
+func TestRestartReload(t *testing.T) {
+	etcd := startEtcd(t)
+	cli := etcd.client(t)
+	cfg := testConfig(t, cli, writeSchema(t, t.TempDir(), "1.0.0"), "unix:unused")
+	e1 := newTestEngine(t, cfg, false)
+	waitLeader(t, e1.Engine)
+	mustTransact(t, e1.Engine, insertOp("a", 1), insertOp("b", 2))
+	if err := e1.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	e2 := newTestEngine(t, cfg, false)
+	waitLeader(t, e2.Engine)
+	res, _ := mustTransact(t, e2.Engine, selectAll())
+	if got := rowNames(t, res[0]); got["a"] != 1 || got["b"] != 1 || len(got) != 2 {
+		t.Errorf("rows after restart: %v", got)
+	}
+	// The reloaded state enforces the index against loaded rows.
+	res, _, err := transact(t, e2.Engine, insertOp("a", 3))
+	if err != nil || !strings.Contains(fmt.Sprint(res), "constraint violation") {
+		t.Errorf("duplicate of a loaded row: %v %v, want constraint violation", res, err)
+	}
+}
+
+func TestCompaction(t *testing.T) {
+	etcd := startEtcd(t)
+	cli := etcd.client(t)
+	cfg := testConfig(t, cli, writeSchema(t, t.TempDir(), "1.0.0"), "unix:unused")
+	cfg.CompactionInterval = 20 * time.Millisecond
+	cfg.HistoryWindow = 5
+	e := newTestEngine(t, cfg, false)
+	waitLeader(t, e.Engine)
+	var rev int64
+	for i := range 10 {
+		_, rev = mustTransact(t, e.Engine, insertOp(fmt.Sprintf("c%d", i), i))
+	}
+	eventually(t, "compaction", func() bool {
+		return metric(t, e.reg, "ovsdb_etcd_txnengine_compactions_total").GetCounter().GetValue() >= 1
+	})
+	// History inside the window is still readable.
+	if _, err := cli.Get(t.Context(), "x", clientv3.WithRev(rev-cfg.HistoryWindow+1)); err != nil {
+		t.Errorf("read inside the history window: %v", err)
+	}
+}

@@ -1,0 +1,388 @@
+package txnengine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/keys"
+)
+
+// testTimeout bounds every wait of these tests.
+const testTimeout = 30 * time.Second
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// The etcd client's and grpc's process-wide background goroutines.
+		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"),
+		goleak.IgnoreAnyFunction("google.golang.org/grpc/internal/grpcsync.(*CallbackSerializer).run"),
+	)
+}
+
+const testSchema = `{
+  "name": "Test",
+  "version": "%s",
+  "tables": {
+    "T": {
+      "columns": {
+        "name": {"type": "string"},
+        "n": {"type": "integer"}
+      },
+      "indexes": [["name"]],
+      "isRoot": true
+    }
+  }
+}`
+
+// writeSchema writes the test schema with version v into dir.
+func writeSchema(t *testing.T, dir, v string) string {
+	t.Helper()
+	p := filepath.Join(dir, "test-"+v+".ovsschema")
+	if err := os.WriteFile(p, fmt.Appendf(nil, testSchema, v), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// testEtcd is a single-member embedded etcd with raised limits.
+type testEtcd struct {
+	endpoints []string
+}
+
+const (
+	testMaxTxnOps       = 20000
+	testMaxRequestBytes = 16 << 20
+)
+
+func startEtcd(t *testing.T) *testEtcd {
+	t.Helper()
+	cfg := embed.NewConfig()
+	cfg.Dir = t.TempDir()
+	cfg.LogLevel = "error"
+	cfg.UnsafeNoFsync = true
+	cfg.MaxTxnOps = testMaxTxnOps
+	cfg.MaxRequestBytes = testMaxRequestBytes
+	cu, pu := freeURL(t), freeURL(t)
+	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
+	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
+	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+	e, err := embed.StartEtcd(cfg)
+	if err != nil {
+		t.Fatalf("start etcd: %v", err)
+	}
+	t.Cleanup(e.Close)
+	select {
+	case <-e.Server.ReadyNotify():
+	case <-time.After(testTimeout):
+		t.Fatal("etcd not ready")
+	}
+	return &testEtcd{endpoints: []string{cu.String()}}
+}
+
+func freeURL(t *testing.T) url.URL {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return url.URL{Scheme: "http", Host: l.Addr().String()}
+}
+
+func (e *testEtcd) client(t *testing.T) *clientv3.Client {
+	t.Helper()
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints:          e.endpoints,
+		DialTimeout:        5 * time.Second,
+		MaxCallSendMsgSize: testMaxRequestBytes + 1<<20,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli
+}
+
+// testEngine is an Engine with its own registry and, optionally, a gRPC
+// server on a unix socket.
+type testEngine struct {
+	*Engine
+	reg  *prometheus.Registry
+	addr string
+}
+
+func testConfig(t *testing.T, cli *clientv3.Client, schemaFile, addr string) Config {
+	t.Helper()
+	cfg := NewConfig()
+	cfg.EtcdClient = cli
+	cfg.SchemaFiles = []string{schemaFile}
+	cfg.Listen = addr
+	cfg.LeaseTTL = 2 * time.Second
+	cfg.CompactionInterval = 0
+	cfg.MaxTxnOps = testMaxTxnOps
+	cfg.MaxRequestBytes = testMaxRequestBytes
+	cfg.CommitTimeout = 5 * time.Second
+	return cfg
+}
+
+// newTestEngine starts an engine; with serve it also serves gRPC on a
+// unix socket. Both stop at cleanup.
+func newTestEngine(t *testing.T, cfg Config, serve bool, opts ...Option) *testEngine {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	cfg.Registerer = reg
+	e, err := New(t.Context(), cfg, opts...)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	te := &testEngine{Engine: e, reg: reg, addr: cfg.Listen}
+	var once sync.Once
+	stopServer := func() {}
+	if serve {
+		lis, err := Listen(cfg.Listen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := grpc.NewServer()
+		e.Register(srv)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = srv.Serve(lis)
+		}()
+		stopServer = func() {
+			srv.Stop()
+			<-done
+		}
+	}
+	t.Cleanup(func() {
+		once.Do(func() {
+			e.Close()
+			stopServer()
+		})
+	})
+	return te
+}
+
+func waitLeader(t *testing.T, e *Engine) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	defer cancel()
+	if err := e.WaitLeader(ctx); err != nil {
+		t.Fatalf("WaitLeader: %v", err)
+	}
+}
+
+// transact runs ops (Go values marshalled to JSON) and returns the
+// decoded result array.
+func transact(t *testing.T, e *Engine, ops ...any) ([]any, int64, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	defer cancel()
+	data, err := json.Marshal(ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := e.Transact(ctx, Request{Database: "Test", Operations: data})
+	if err != nil {
+		return nil, 0, err
+	}
+	var res []any
+	if err := json.Unmarshal(resp.Result, &res); err != nil {
+		t.Fatalf("result %s: %v", resp.Result, err)
+	}
+	return res, resp.Revision, nil
+}
+
+func mustTransact(t *testing.T, e *Engine, ops ...any) ([]any, int64) {
+	t.Helper()
+	res, rev, err := transact(t, e, ops...)
+	if err != nil {
+		t.Fatalf("transact: %v", err)
+	}
+	for i, r := range res {
+		if m, ok := r.(map[string]any); ok && m["error"] != nil {
+			t.Fatalf("transact: op %d failed: %v (result %v)", i, m, res)
+		}
+	}
+	return res, rev
+}
+
+func insertOp(name string, n int) map[string]any {
+	return map[string]any{"op": "insert", "table": "T", "row": map[string]any{"name": name, "n": n}}
+}
+
+func selectAll() map[string]any {
+	return map[string]any{"op": "select", "table": "T", "where": []any{}, "columns": []any{"name", "n"}}
+}
+
+// rowNames returns the names of the rows of a select result.
+func rowNames(t *testing.T, res any) map[string]int {
+	t.Helper()
+	rows := res.(map[string]any)["rows"].([]any)
+	out := map[string]int{}
+	for _, r := range rows {
+		out[r.(map[string]any)["name"].(string)]++
+	}
+	return out
+}
+
+// etcdRows returns the row values of table T in etcd, by key.
+func etcdRows(t *testing.T, cli *clientv3.Client) map[string]string {
+	t.Helper()
+	resp, err := cli.Get(t.Context(), keys.Default().Table("Test", "T"), clientv3.WithPrefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, kv := range resp.Kvs {
+		out[string(kv.Key)] = string(kv.Value)
+	}
+	return out
+}
+
+// etcdNames counts the rows of T in etcd by name.
+func etcdNames(t *testing.T, cli *clientv3.Client) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for k, v := range etcdRows(t, cli) {
+		var row map[string]any
+		if err := json.Unmarshal([]byte(v), &row); err != nil {
+			t.Fatalf("row %s: %v", k, err)
+		}
+		name, _ := row["name"].(string)
+		out[name]++
+	}
+	return out
+}
+
+// metric returns the single metric of family name in reg.
+func metric(t *testing.T, reg *prometheus.Registry, name string, labels ...string) *dto.Metric {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			for i := 0; i+1 < len(labels); i += 2 {
+				found := false
+				for _, lp := range m.GetLabel() {
+					if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
+						found = true
+					}
+				}
+				if !found {
+					continue next
+				}
+			}
+			return m
+		}
+	}
+	return &dto.Metric{}
+}
+
+// eventually polls cond until it holds or the test timeout passes. Used
+// only where no event exists to wait on (metrics, queue lengths).
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(testTimeout)
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		<-tick.C
+	}
+}
+
+// faultKV wraps the real KV; its Txn commits may drop their response or
+// fail before sending, once, for Txns whose ops match.
+type faultKV struct {
+	clientv3.KV
+	mu sync.Mutex
+	// mu guards the fields below.
+	dropAfter  bool // apply, then report an error
+	failBefore bool // report an error without sending
+	gate       func()
+	commits    int
+}
+
+var errInjected = errors.New("injected: connection lost")
+
+func (f *faultKV) Txn(ctx context.Context) clientv3.Txn {
+	return &faultTxn{Txn: f.KV.Txn(ctx), f: f}
+}
+
+type faultTxn struct {
+	clientv3.Txn
+	f      *faultKV
+	writes bool
+}
+
+func (x *faultTxn) If(cs ...clientv3.Cmp) clientv3.Txn {
+	x.Txn = x.Txn.If(cs...)
+	return x
+}
+
+func (x *faultTxn) Then(ops ...clientv3.Op) clientv3.Txn {
+	for _, op := range ops {
+		if op.IsPut() && len(op.KeyBytes()) > 0 && !isMarkerOrMeta(string(op.KeyBytes())) {
+			x.writes = true
+		}
+	}
+	x.Txn = x.Txn.Then(ops...)
+	return x
+}
+
+func (x *faultTxn) Else(ops ...clientv3.Op) clientv3.Txn {
+	x.Txn = x.Txn.Else(ops...)
+	return x
+}
+
+func isMarkerOrMeta(key string) bool {
+	l := keys.Default()
+	return len(key) >= len(l.TxnEngine()) && key[:len(l.TxnEngine())] == l.TxnEngine()
+}
+
+func (x *faultTxn) Commit() (*clientv3.TxnResponse, error) {
+	if !x.writes {
+		return x.Txn.Commit()
+	}
+	x.f.mu.Lock()
+	x.f.commits++
+	drop, fail, gate := x.f.dropAfter, x.f.failBefore, x.f.gate
+	x.f.dropAfter, x.f.failBefore, x.f.gate = false, false, nil
+	x.f.mu.Unlock()
+	if gate != nil {
+		gate()
+	}
+	if fail {
+		return nil, errInjected
+	}
+	resp, err := x.Txn.Commit()
+	if drop && err == nil {
+		return nil, errInjected
+	}
+	return resp, err
+}
