@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/keys"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/pflag"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -111,11 +111,8 @@ func (c *Config) Validate() error {
 	if c.EtcdClient == nil && len(c.EtcdEndpoints) == 0 {
 		errs = append(errs, errors.New("no etcd endpoints"))
 	}
-	if c.Prefix == "" || strings.HasPrefix(c.Prefix, "/") || strings.HasSuffix(c.Prefix, "/") {
-		errs = append(errs, fmt.Errorf("invalid prefix %q", c.Prefix))
-	}
-	if c.Service == "" || strings.Contains(c.Service, "/") {
-		errs = append(errs, fmt.Errorf("invalid service %q", c.Service))
+	if _, err := keys.New(c.Prefix, c.Service); err != nil {
+		errs = append(errs, err)
 	}
 	if c.HistoryMaxTxns <= 0 || c.HistoryMaxBytes <= 0 {
 		errs = append(errs, errors.New("history limits must be positive"))

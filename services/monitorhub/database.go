@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,7 +54,7 @@ func newDatabase(h *Hub, name string) *database {
 	return &database{
 		hub:    h,
 		name:   name,
-		prefix: databasePrefix(h.cfg.Prefix, h.cfg.Service, name),
+		prefix: h.layout.DB(name),
 		log:    h.log.With("db", name),
 		ready:  make(chan struct{}),
 		rows:   map[string][]byte{},
@@ -122,7 +121,7 @@ func (d *database) currentRev() int64 {
 // after a hub restart then finds its revision in the history.
 func (d *database) load(ctx context.Context) error {
 	cli := d.hub.cli
-	resp, err := cli.Get(ctx, schemaKey(d.hub.cfg.Prefix, d.hub.cfg.Service, d.name), clientv3.WithCountOnly())
+	resp, err := cli.Get(ctx, d.hub.layout.Schema(d.name), clientv3.WithCountOnly())
 	if err != nil {
 		return fmt.Errorf("read revision of %q: %w", d.name, err)
 	}
@@ -152,7 +151,7 @@ func (d *database) load(ctx context.Context) error {
 // oldestRevision finds by bisection the oldest revision in [lo, hi] that
 // etcd has not compacted (hi is current, so never compacted).
 func (d *database) oldestRevision(ctx context.Context, lo, hi int64) (int64, error) {
-	key := schemaKey(d.hub.cfg.Prefix, d.hub.cfg.Service, d.name)
+	key := d.hub.layout.Schema(d.name)
 	ok := func(rev int64) (bool, error) {
 		_, err := d.hub.cli.Get(ctx, key, clientv3.WithRev(rev), clientv3.WithCountOnly())
 		if errors.Is(err, rpctypes.ErrCompacted) {
@@ -196,8 +195,7 @@ func (d *database) list(ctx context.Context, rev int64) (map[string][]byte, int6
 			rev = resp.Header.Revision
 		}
 		for _, kv := range resp.Kvs {
-			rest := strings.TrimPrefix(string(kv.Key), d.prefix)
-			if _, _, ok := rowSuffix(rest); ok {
+			if rest, _, _, ok := rowKey(d.hub.layout, d.name, d.prefix, string(kv.Key)); ok {
 				rows[rest] = kv.Value
 			}
 		}
@@ -277,8 +275,7 @@ func (d *database) apply(evs []*clientv3.Event) {
 		}
 		var changes []Change
 		for _, ev := range group {
-			rest := strings.TrimPrefix(string(ev.Kv.Key), d.prefix)
-			table, uuid, ok := rowSuffix(rest)
+			rest, table, uuid, ok := rowKey(d.hub.layout, d.name, d.prefix, string(ev.Kv.Key))
 			if !ok {
 				continue
 			}
@@ -325,13 +322,13 @@ func (d *database) resync(ctx context.Context) error {
 	var changes []Change
 	for k, v := range rows {
 		if old, ok := d.rows[k]; !ok || !bytes.Equal(old, v) {
-			t, u, _ := rowSuffix(k)
+			t, u := splitRest(k)
 			changes = append(changes, Change{Table: t, UUID: u, Old: old, New: v})
 		}
 	}
 	for k, old := range d.rows {
 		if _, ok := rows[k]; !ok {
-			t, u, _ := rowSuffix(k)
+			t, u := splitRest(k)
 			changes = append(changes, Change{Table: t, UUID: u, Old: old})
 		}
 	}
@@ -395,7 +392,7 @@ func (d *database) canResumeLocked(rev int64) bool {
 func (d *database) snapshotLocked() []Row {
 	rows := make([]Row, 0, len(d.rows))
 	for k, v := range d.rows {
-		t, u, _ := rowSuffix(k)
+		t, u := splitRest(k)
 		rows = append(rows, Row{Table: t, UUID: u, Value: v})
 	}
 	return rows

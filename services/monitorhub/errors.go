@@ -80,7 +80,7 @@ func lastRevTrailer(rev int64) metadata.MD {
 // retryable tells the client whether a stream error is worth resuming.
 func retryable(err error) bool {
 	switch status.Code(err) {
-	case codes.InvalidArgument, codes.Unimplemented, codes.PermissionDenied,
+	case codes.InvalidArgument, codes.NotFound, codes.Unimplemented, codes.PermissionDenied,
 		codes.Unauthenticated, codes.FailedPrecondition:
 		return false
 	}

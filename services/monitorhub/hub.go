@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/keys"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -17,6 +18,7 @@ import (
 // each. New starts it; Close stops it.
 type Hub struct {
 	cfg     Config
+	layout  keys.Layout
 	cli     *clientv3.Client
 	watcher clientv3.Watcher // the hub's own watch streams
 	log     *slog.Logger
@@ -43,6 +45,10 @@ func New(cfg Config, cli *clientv3.Client) (*Hub, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	layout, err := keys.New(cfg.Prefix, cfg.Service)
+	if err != nil {
+		return nil, fmt.Errorf("monitorhub config: %w", err)
+	}
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
 		return nil, err
@@ -50,6 +56,7 @@ func New(cfg Config, cli *clientv3.Client) (*Hub, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Hub{
 		cfg:     cfg,
+		layout:  layout,
 		cli:     cli,
 		watcher: clientv3.NewWatcher(cli),
 		log:     cfg.logger().With("service", cfg.Service),
@@ -125,14 +132,14 @@ func (h *Hub) Status() []DatabaseStatus {
 // database returns the named database, starting it if its schema key
 // exists in etcd, and waits until its first load is done.
 func (h *Hub) database(ctx context.Context, name string) (*database, error) {
-	if name == "" || strings.Contains(name, "/") || name == "_" {
+	if keys.CheckDB(name) != nil {
 		return nil, fmt.Errorf("%w: database name %q", ErrInvalidRequest, name)
 	}
 	h.mu.Lock()
 	d := h.dbs[name]
 	h.mu.Unlock()
 	if d == nil {
-		resp, err := h.cli.Get(ctx, schemaKey(h.cfg.Prefix, h.cfg.Service, name), clientv3.WithCountOnly())
+		resp, err := h.cli.Get(ctx, h.layout.Schema(name), clientv3.WithCountOnly())
 		if err != nil {
 			return nil, fmt.Errorf("look up database %q: %w", name, err)
 		}
@@ -193,7 +200,7 @@ func (h *Hub) discoverLoop() {
 // each skipping past the previous database's keys, then a count of each
 // new candidate's _schema key.
 func (h *Hub) discover(ctx context.Context) error {
-	sp := servicePrefix(h.cfg.Prefix, h.cfg.Service)
+	sp := h.layout.Service()
 	key, end := sp, clientv3.GetPrefixRangeEnd(sp)
 	for {
 		resp, err := h.cli.Get(ctx, key, clientv3.WithRange(end), clientv3.WithLimit(1), clientv3.WithKeysOnly())
@@ -213,10 +220,10 @@ func (h *Hub) discover(ctx context.Context) error {
 		h.mu.Lock()
 		known := h.dbs[name] != nil
 		h.mu.Unlock()
-		if known || name == "_" || name == "" {
+		if known || keys.CheckDB(name) != nil {
 			continue
 		}
-		sr, err := h.cli.Get(ctx, schemaKey(h.cfg.Prefix, h.cfg.Service, name), clientv3.WithCountOnly())
+		sr, err := h.cli.Get(ctx, h.layout.Schema(name), clientv3.WithCountOnly())
 		if err != nil {
 			return fmt.Errorf("look up database %q: %w", name, err)
 		}

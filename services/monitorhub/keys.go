@@ -1,33 +1,27 @@
 package monitorhub
 
-import "strings"
+import (
+	"strings"
 
-// Key layout (DESIGN.md "Keys in etcd"). These helpers only read the
-// layout; the hub never writes keys.
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/keys"
+)
 
-// servicePrefix is "<prefix>/<service>/".
-func servicePrefix(prefix, service string) string {
-	return prefix + "/" + service + "/"
-}
-
-// databasePrefix is "<prefix>/<service>/<db>/", the prefix of everything
-// of one database and the range of its one watch.
-func databasePrefix(prefix, service, db string) string {
-	return servicePrefix(prefix, service) + db + "/"
-}
-
-// schemaKey is the key whose presence makes a database exist.
-func schemaKey(prefix, service, db string) string {
-	return databasePrefix(prefix, service, db) + "_schema"
-}
-
-// rowSuffix tells whether rest, a key with its database prefix removed,
-// names a row ("<table>/<uuid>"). Table names never begin with "_"
-// (RFC 7047 reserves those), so "_schema" and "_comments/..." are not rows.
-func rowSuffix(rest string) (table, uuid string, ok bool) {
-	table, uuid, found := strings.Cut(rest, "/")
-	if !found || table == "" || uuid == "" || table[0] == '_' || strings.Contains(uuid, "/") {
-		return "", "", false
+// rowKey tells whether key, under the database prefix dbPrefix of db,
+// names a row, and returns its table and UUID and the key with the
+// database prefix removed ("<table>/<uuid>", the hub's map key). Schema,
+// comment, unknown and malformed keys are not rows; the hub skips them but
+// still advances to their revision.
+func rowKey(layout keys.Layout, db, dbPrefix, key string) (rest, table, uuid string, ok bool) {
+	k, err := layout.ParseIn(db, key)
+	if err != nil || k.Kind != keys.KindRow {
+		return "", "", "", false
 	}
-	return table, uuid, true
+	return strings.TrimPrefix(key, dbPrefix), k.Table, k.UUID.String(), true
+}
+
+// splitRest splits a row map key "<table>/<uuid>" (always well formed:
+// only rowKey makes them).
+func splitRest(rest string) (table, uuid string) {
+	table, uuid, _ = strings.Cut(rest, "/")
+	return table, uuid
 }

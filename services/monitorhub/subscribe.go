@@ -29,7 +29,7 @@ type sender interface {
 // The subscriber never holds the lock while sending: it copies up to
 // replayBatch shared updates and sends them, so a slow stream only delays
 // itself. Once it has caught up, letting more than SubscriberMaxLag
-// updates pile up closes it with ErrLagging (it resumes from the history
+// updates pile up after it reached the revision it subscribed at closes it with ErrLagging (it resumes from the history
 // at its last revision); if its position leaves the history it is closed
 // with ErrTooOld.
 func (h *Hub) serve(ctx context.Context, name string, fromRev int64, s sender) error {
@@ -50,6 +50,9 @@ func (h *Hub) serve(ctx context.Context, name string, fromRev int64, s sender) e
 		snap = d.snapshotLocked()
 		cursor = d.rev
 	}
+	// The subscriber has caught up once it reaches the revision the hub
+	// was at when it subscribed; only then does the lag limit apply.
+	target := d.rev
 	sub.cursor.Store(cursor)
 	d.subs[sub] = struct{}{}
 	d.mu.Unlock()
@@ -73,7 +76,7 @@ func (h *Hub) serve(ctx context.Context, name string, fromRev int64, s sender) e
 		snap = nil
 	}
 
-	caughtUp := false
+	caughtUp := cursor >= target
 	for {
 		d.mu.RLock()
 		tooOld := cursor < d.baseRev
@@ -95,7 +98,6 @@ func (h *Hub) serve(ctx context.Context, name string, fromRev int64, s sender) e
 			return &SubscriberClosedError{Err: ErrLagging, LastRev: cursor}
 		}
 		if len(batch) == 0 {
-			caughtUp = true
 			if rev > cursor {
 				if err := s.progress(rev); err != nil {
 					return err
@@ -103,6 +105,7 @@ func (h *Hub) serve(ctx context.Context, name string, fromRev int64, s sender) e
 				cursor = rev
 				sub.cursor.Store(cursor)
 			}
+			caughtUp = true
 			select {
 			case <-sub.wake:
 				continue
@@ -122,6 +125,7 @@ func (h *Hub) serve(ctx context.Context, name string, fromRev int64, s sender) e
 			cursor = u.Rev
 			sub.cursor.Store(cursor)
 		}
+		caughtUp = caughtUp || cursor >= target
 	}
 }
 
