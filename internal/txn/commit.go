@@ -1,0 +1,444 @@
+package txn
+
+import (
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/ovsdb"
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/schema"
+)
+
+// commit runs ovsdb-server's ovsdb_txn_precommit checks on the rows the
+// transaction touched, in its order (changes with no effect dropped,
+// reference counts and referential integrity, garbage collection, maxRows,
+// weak references, index uniqueness, _version), then applies the result to
+// the Database. Nothing is applied when a check fails.
+//
+// Only touched rows are visited: strong reference counts and the rows
+// holding weak references are kept per row by the Database, so deleting a
+// row never scans a table.
+func (x *txn) commit() ([]RowChange, *ovsdb.Error) {
+	if !x.determineChanges() {
+		return nil, nil
+	}
+	if err := x.updateRefCounts(); err != nil {
+		return nil, err
+	}
+	x.collectGarbage()
+	if err := x.checkMaxRows(); err != nil {
+		return nil, err
+	}
+	if err := x.assessWeakRefs(); err != nil {
+		return nil, err
+	}
+	if err := x.checkIndexes(); err != nil {
+		return nil, err
+	}
+	return x.apply(), nil
+}
+
+// eachRow calls fn for every live row of the transaction, including rows
+// that fn itself pulls in, in a deterministic order.
+func (x *txn) eachRow(fn func(tt *txnTable, tr *txnRow) *ovsdb.Error) *ovsdb.Error {
+	for i := 0; i < len(x.order); i++ {
+		tt := x.order[i]
+		for j := 0; j < len(tt.list); j++ {
+			tr := tt.list[j]
+			if tr.dead {
+				continue
+			}
+			if err := fn(tt, tr); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func rowsEqual(t *table, a, b ovsdb.Row) bool {
+	for _, c := range t.cols {
+		if !a[c.Name].Equal(b[c.Name]) {
+			return false
+		}
+	}
+	return true
+}
+
+// determineChanges drops modified rows whose columns all equal their old
+// values, and reports whether anything is left to commit.
+func (x *txn) determineChanges() bool {
+	any := false
+	_ = x.eachRow(func(tt *txnTable, tr *txnRow) *ovsdb.Error {
+		switch {
+		case tr.old != nil && tr.new != nil:
+			if rowsEqual(tt.t, tr.old, tr.new) {
+				tr.new = tr.old
+				tr.owned = false
+				tr.changed = false
+				return nil
+			}
+			tr.changed = true
+		default:
+			tr.changed = true
+		}
+		any = true
+		return nil
+	})
+	return any
+}
+
+func (x *txn) forEachStrongRef(t *table, uuid ovsdb.UUID, row ovsdb.Row, fn func(c *schema.Column, bt ovsdb.BaseType, target ovsdb.UUID) *ovsdb.Error) *ovsdb.Error {
+	for _, c := range t.refCols {
+		d := row[c.Name]
+		for _, side := range [2]struct {
+			bt    ovsdb.BaseType
+			atoms []ovsdb.Atom
+		}{{c.Type.Key, d.Keys}, {c.Type.Value, d.Values}} {
+			if side.bt.RefTable == "" || side.bt.RefType != ovsdb.RefStrong {
+				continue
+			}
+			for _, a := range side.atoms {
+				u, ok := a.(ovsdb.UUID)
+				if !ok || (u == uuid && side.bt.RefTable == t.name) {
+					continue
+				}
+				if err := fn(c, side.bt, u); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// updateRefCounts is update_ref_counts: adjust the strong reference count
+// of every row referenced by a changed row, failing on references to rows
+// that do not exist, then on deleted rows still referenced.
+func (x *txn) updateRefCounts() *ovsdb.Error {
+	err := x.eachRow(func(tt *txnTable, tr *txnRow) *ovsdb.Error {
+		if !tr.changed {
+			return nil
+		}
+		t := tt.t
+		adjust := func(row ovsdb.Row, delta int, only map[string]ovsdb.Datum) *ovsdb.Error {
+			return x.forEachStrongRef(t, tr.uuid, row, func(c *schema.Column, bt ovsdb.BaseType, u ovsdb.UUID) *ovsdb.Error {
+				if only != nil {
+					if _, ok := only[c.Name]; !ok {
+						return nil
+					}
+				}
+				dst := x.db.tables[bt.RefTable]
+				target := x.findOrMake(dst, u)
+				if target == nil {
+					if delta < 0 {
+						return nil // a dangling reference loaded as is
+					}
+					return ovsdb.NewError(ovsdb.TagReferentialIntegrity,
+						"Table %s column %s row %s references nonexistent row %s in table %s.",
+						t.name, c.Name, tr.uuid, u, dst.name)
+				}
+				target.nRefs += delta
+				return nil
+			})
+		}
+		switch {
+		case tr.old != nil && tr.new == nil:
+			return adjust(tr.old, -1, nil)
+		case tr.old == nil && tr.new != nil:
+			return adjust(tr.new, 1, nil)
+		case tr.old != nil && tr.new != nil:
+			removed, added := refDiff(t, tr.old, tr.new)
+			if err := adjust(removed, -1, removed); err != nil {
+				return err
+			}
+			return adjust(added, 1, added)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return x.eachRow(func(tt *txnTable, tr *txnRow) *ovsdb.Error {
+		if tr.new == nil && tr.old != nil && tr.nRefs > 0 {
+			return ovsdb.NewError(ovsdb.TagReferentialIntegrity,
+				"cannot delete %s row %s because of %d remaining reference(s)", tt.t.name, tr.uuid, tr.nRefs)
+		}
+		return nil
+	})
+}
+
+// refDiff returns, for the reference columns that differ, the elements
+// removed from and added to each (ovsdb_datum_added_removed).
+func refDiff(t *table, old, new ovsdb.Row) (removed, added ovsdb.Row) {
+	removed, added = ovsdb.Row{}, ovsdb.Row{}
+	for _, c := range t.refCols {
+		o, n := old[c.Name], new[c.Name]
+		if o.Equal(n) {
+			continue
+		}
+		removed[c.Name] = subtract(o, n, true)
+		added[c.Name] = subtract(n, o, true)
+	}
+	return removed, added
+}
+
+// collectGarbage deletes rows of non-root tables that nothing references
+// any more, and what only they referenced (collect_garbage).
+func (x *txn) collectGarbage() {
+	_ = x.eachRow(func(tt *txnTable, tr *txnRow) *ovsdb.Error {
+		if tr.new != nil && tr.nRefs == 0 {
+			x.deleteGarbage(tt.t, tr)
+		}
+		return nil
+	})
+}
+
+func (x *txn) deleteGarbage(t *table, tr *txnRow) {
+	if t.ts.IsRoot || tr.new == nil {
+		return
+	}
+	row := tr.new
+	tr.new = nil
+	tr.owned = false
+	tr.changed = true
+	_ = x.forEachStrongRef(t, tr.uuid, row, func(_ *schema.Column, bt ovsdb.BaseType, u ovsdb.UUID) *ovsdb.Error {
+		dst := x.db.tables[bt.RefTable]
+		target := x.findOrMake(dst, u)
+		if target == nil || target.new == nil {
+			return nil
+		}
+		target.nRefs--
+		if target.nRefs == 0 {
+			x.deleteGarbage(dst, target)
+		}
+		return nil
+	})
+}
+
+// checkMaxRows is check_max_rows.
+func (x *txn) checkMaxRows() *ovsdb.Error {
+	for _, tt := range x.order {
+		max := tt.t.ts.MaxRows
+		if max <= 0 {
+			continue
+		}
+		n := int64(len(tt.t.rows))
+		for _, tr := range tt.list {
+			switch {
+			case tr.dead:
+			case tr.old == nil && tr.new != nil:
+				n++
+			case tr.old != nil && tr.new == nil:
+				n--
+			}
+		}
+		if n > max {
+			return ovsdb.NewError(ovsdb.TagConstraintViolation,
+				"transaction causes \"%s\" table to contain %d rows, greater than the schema-defined limit of %d row(s)",
+				tt.t.name, n, max)
+		}
+	}
+	return nil
+}
+
+// assessWeakRefs is assess_weak_refs: rows holding weak references to
+// deleted rows are pulled into the transaction, and every weak reference
+// of a row the transaction writes that points to no row is removed,
+// checking the column's minimum size afterwards.
+func (x *txn) assessWeakRefs() *ovsdb.Error {
+	_ = x.eachRow(func(tt *txnTable, tr *txnRow) *ovsdb.Error {
+		if tr.old == nil || tr.new != nil {
+			return nil
+		}
+		for src := range tt.t.weakIn[tr.uuid] {
+			x.findOrMake(x.db.tables[src.table], src.uuid)
+		}
+		return nil
+	})
+	return x.eachRow(func(tt *txnTable, tr *txnRow) *ovsdb.Error {
+		if tr.new == nil {
+			return nil
+		}
+		t := tt.t
+		for _, c := range t.refCols {
+			kw := c.Type.Key.RefTable != "" && c.Type.Key.RefType == ovsdb.RefWeak
+			vw := c.Type.Value.RefTable != "" && c.Type.Value.RefType == ovsdb.RefWeak
+			if !kw && !vw {
+				continue
+			}
+			d := tr.new[c.Name]
+			exists := func(bt ovsdb.BaseType, a ovsdb.Atom) (bool, bool) {
+				u, _ := a.(ovsdb.UUID)
+				if u == tr.uuid && bt.RefTable == t.name {
+					return true, false
+				}
+				dst := x.db.tables[bt.RefTable]
+				return dst != nil && x.get(dst, u) != nil, u.IsZero()
+			}
+			var keep []int
+			zero := false
+			for i := range d.Keys {
+				ok := true
+				if kw {
+					e, z := exists(c.Type.Key, d.Keys[i])
+					ok = ok && e
+					zero = zero || (!e && z)
+				}
+				if vw {
+					e, z := exists(c.Type.Value, d.Values[i])
+					ok = ok && e
+					zero = zero || (!e && z)
+				}
+				if ok {
+					keep = append(keep, i)
+				}
+			}
+			if len(keep) == len(d.Keys) {
+				continue
+			}
+			nd := ovsdb.Datum{Keys: make([]ovsdb.Atom, 0, len(keep))}
+			if d.Values != nil {
+				nd.Values = make([]ovsdb.Atom, 0, len(keep))
+			}
+			for _, i := range keep {
+				nd.Keys = append(nd.Keys, d.Keys[i])
+				if d.Values != nil {
+					nd.Values = append(nd.Values, d.Values[i])
+				}
+			}
+			w := x.writable(t, tr.uuid)
+			w.new[c.Name] = nd
+			w.changed = true
+			if int64(len(nd.Keys)) < c.Type.Min {
+				if zero && tr.old == nil {
+					return ovsdb.NewError(ovsdb.TagConstraintViolation,
+						"Weak reference column \"%s\" in \"%s\" row %s (inserted within this transaction) contained all-zeros UUID (probably as the default value for this column) but deleting this value caused a constraint volation because this column is not allowed to be empty.",
+						c.Name, t.name, tr.uuid)
+				}
+				inserted := ""
+				if tr.old == nil {
+					inserted = "(inserted within this transaction) "
+				}
+				return ovsdb.NewError(ovsdb.TagConstraintViolation,
+					"Deletion of %d weak reference(s) to deleted (or never-existing) rows from column \"%s\" in \"%s\" row %s %scaused this column to become empty, but constraints on this column disallow an empty column.",
+					len(d.Keys)-len(nd.Keys), c.Name, t.name, tr.uuid, inserted)
+			}
+		}
+		return nil
+	})
+}
+
+// checkIndexes is check_index_uniqueness.
+func (x *txn) checkIndexes() *ovsdb.Error {
+	type holder struct {
+		tt *txnTable
+		tr *txnRow
+	}
+	var txnIdx map[*table][]map[string]*txnRow
+	var buf []byte
+	return x.eachRow(func(tt *txnTable, tr *txnRow) *ovsdb.Error {
+		t := tt.t
+		if tr.new == nil || len(t.indexCols) == 0 {
+			return nil
+		}
+		if txnIdx == nil {
+			txnIdx = map[*table][]map[string]*txnRow{}
+		}
+		idx := txnIdx[t]
+		if idx == nil {
+			idx = make([]map[string]*txnRow, len(t.indexCols))
+			for i := range idx {
+				idx[i] = map[string]*txnRow{}
+			}
+			txnIdx[t] = idx
+		}
+		for i, cols := range t.indexCols {
+			buf = indexKey(buf[:0], cols, tr.new)
+			if other := idx[i][string(buf)]; other != nil {
+				return x.duplicateIndex(t, cols, other.uuid, other, tr.uuid, tr)
+			}
+			if u, ok := t.indexes[i][string(buf)]; ok && u != tr.uuid {
+				if _, inTxn := tt.rows[u]; !inTxn {
+					return x.duplicateIndex(t, cols, u, nil, tr.uuid, tr)
+				}
+			}
+			idx[i][string(buf)] = tr
+		}
+		return nil
+	})
+}
+
+// duplicateIndex builds duplicate_index_row's error; a nil txnRow is a
+// row the transaction did not touch.
+func (x *txn) duplicateIndex(t *table, cols []*schema.Column, ua ovsdb.UUID, a *txnRow, ub ovsdb.UUID, b *txnRow) *ovsdb.Error {
+	// ovsdb-server orders the two rows by all columns, _uuid first.
+	if string(ua[:]) < string(ub[:]) {
+		ua, a, ub, b = ub, b, ua, a
+	}
+	rowOf := func(u ovsdb.UUID, r *txnRow) ovsdb.Row {
+		if r != nil {
+			return r.new
+		}
+		return t.rows[u].row
+	}
+	values := func(row ovsdb.Row) string {
+		parts := make([]string, len(cols))
+		for i, c := range cols {
+			parts[i] = datumText(c.Type, row[c.Name])
+		}
+		return englishList(parts)
+	}
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = "\"" + c.Name + "\""
+	}
+	colWord := "column "
+	if len(cols) > 1 {
+		colWord = "columns "
+	}
+	describe := func(title string, u ovsdb.UUID, r *txnRow) string {
+		s := title + " row, with UUID " + u.String() + ", "
+		switch {
+		case r == nil || !r.changed:
+			return s + "existed in the database before this transaction and was not modified by the transaction."
+		case r.old == nil:
+			return s + "was inserted by this transaction."
+		case indexEqual(cols, r.old, r.new):
+			return s + "existed in the database before this transaction, which modified some of the row's columns but not any columns in this index."
+		default:
+			return s + "had the following index values before the transaction: " + values(r.old) + "."
+		}
+	}
+	return ovsdb.NewError(ovsdb.TagConstraintViolation,
+		"Transaction causes multiple rows in \"%s\" table to have identical values (%s) for index on %s%s.  %s  %s",
+		t.name, values(rowOf(ua, a)), colWord, englishList(names), describe("First", ua, a), describe("Second", ub, b))
+}
+
+func indexEqual(cols []*schema.Column, a, b ovsdb.Row) bool {
+	for _, c := range cols {
+		if !a[c.Name].Equal(b[c.Name]) {
+			return false
+		}
+	}
+	return true
+}
+
+// apply bumps _version of modified rows, writes every change to the
+// Database and returns the changes.
+func (x *txn) apply() []RowChange {
+	var changes []RowChange
+	_ = x.eachRow(func(tt *txnTable, tr *txnRow) *ovsdb.Error {
+		switch {
+		case tr.old == nil && tr.new == nil:
+			return nil
+		case tr.old != nil && tr.new != nil && !tr.changed:
+			return nil
+		case tr.old != nil && tr.new != nil:
+			w := x.writable(tt.t, tr.uuid)
+			w.new["_version"] = ovsdb.Datum{Keys: []ovsdb.Atom{x.newUUID()}}
+		}
+		changes = append(changes, RowChange{Table: tt.t.name, UUID: tr.uuid, Old: tr.old, New: tr.new})
+		return nil
+	})
+	for _, ch := range changes {
+		x.db.setRow(x.db.tables[ch.Table], ch.UUID, ch.New)
+	}
+	return changes
+}

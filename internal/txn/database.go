@@ -1,0 +1,308 @@
+package txn
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/ovsdb"
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/schema"
+)
+
+// Database is the in-memory state of one database. It is not safe for
+// concurrent use: its owner (the txnengine commit loop, or a test)
+// serializes every call.
+//
+// Besides the rows it keeps, per table, a hash map per schema index and the
+// references into each row (a count of strong references, the set of rows
+// holding weak ones), so that a transaction checks indexes, referential
+// integrity and garbage collection on the rows it touches only.
+type Database struct {
+	schema *schema.Database
+	tables map[string]*table
+}
+
+// rowKey names a row of one table.
+type rowKey struct {
+	table string
+	uuid  ovsdb.UUID
+}
+
+type table struct {
+	ts   *schema.Table
+	name string
+	// rows holds the committed rows; order lists their UUIDs in a stable
+	// iteration order (pos in entry indexes it).
+	rows  map[ovsdb.UUID]*entry
+	order []ovsdb.UUID
+	// cols are the user columns by name; refCols those that may hold
+	// references.
+	cols      []*schema.Column
+	refCols   []*schema.Column
+	indexCols [][]*schema.Column
+	// indexes map an encoded index key to the row holding it.
+	indexes []map[string]ovsdb.UUID
+	// strongIn counts the strong references to each row (self references
+	// excluded); weakIn lists the rows holding weak references to it.
+	strongIn map[ovsdb.UUID]int
+	weakIn   map[ovsdb.UUID]map[rowKey]int
+}
+
+type entry struct {
+	row ovsdb.Row
+	pos int
+}
+
+// NewDatabase returns an empty database of schema s.
+func NewDatabase(s *schema.Database) *Database {
+	db := &Database{schema: s, tables: make(map[string]*table, len(s.Tables))}
+	for name, ts := range s.Tables {
+		t := &table{
+			ts:       ts,
+			name:     name,
+			rows:     map[ovsdb.UUID]*entry{},
+			strongIn: map[ovsdb.UUID]int{},
+			weakIn:   map[ovsdb.UUID]map[rowKey]int{},
+		}
+		for cname, c := range ts.Columns {
+			if cname == "_uuid" || cname == "_version" {
+				continue
+			}
+			t.cols = append(t.cols, c)
+		}
+		sort.Slice(t.cols, func(i, j int) bool { return t.cols[i].Name < t.cols[j].Name })
+		for _, c := range t.cols {
+			if c.Type.Key.RefTable != "" || c.Type.Value.RefTable != "" {
+				t.refCols = append(t.refCols, c)
+			}
+		}
+		for _, idx := range ts.Indexes {
+			var cols []*schema.Column
+			for _, cn := range idx {
+				if c := ts.Columns[cn]; c != nil {
+					cols = append(cols, c)
+				}
+			}
+			t.indexCols = append(t.indexCols, cols)
+			t.indexes = append(t.indexes, map[string]ovsdb.UUID{})
+		}
+		db.tables[name] = t
+	}
+	return db
+}
+
+// Schema returns the database's schema.
+func (db *Database) Schema() *schema.Database { return db.schema }
+
+// Put stores a row as loaded from etcd (it carries "_version"), replacing
+// any row with that UUID. Used when (re)loading; no checks are run.
+func (db *Database) Put(tableName string, uuid ovsdb.UUID, row ovsdb.Row) error {
+	t := db.tables[tableName]
+	if t == nil {
+		return fmt.Errorf("put row %s: no table %q in database %q", uuid, tableName, db.schema.Name)
+	}
+	full := make(ovsdb.Row, len(t.cols)+1)
+	for _, c := range t.cols {
+		if d, ok := row[c.Name]; ok {
+			full[c.Name] = d
+		} else {
+			full[c.Name] = ovsdb.DefaultDatum(c.Type)
+		}
+	}
+	if v, ok := row["_version"]; ok {
+		full["_version"] = v
+	} else {
+		full["_version"] = ovsdb.Datum{Keys: []ovsdb.Atom{ovsdb.UUID{}}}
+	}
+	db.setRow(t, uuid, full)
+	return nil
+}
+
+// Get returns a stored row, or nil.
+func (db *Database) Get(tableName string, uuid ovsdb.UUID) ovsdb.Row {
+	t := db.tables[tableName]
+	if t == nil {
+		return nil
+	}
+	if e := t.rows[uuid]; e != nil {
+		return e.row
+	}
+	return nil
+}
+
+// Len returns the number of rows in a table.
+func (db *Database) Len(tableName string) int {
+	if t := db.tables[tableName]; t != nil {
+		return len(t.rows)
+	}
+	return 0
+}
+
+// Range calls fn for every row of a table until fn returns false. The
+// rows must not be modified.
+func (db *Database) Range(tableName string, fn func(uuid ovsdb.UUID, row ovsdb.Row) bool) {
+	t := db.tables[tableName]
+	if t == nil {
+		return
+	}
+	for _, u := range t.order {
+		if !fn(u, t.rows[u].row) {
+			return
+		}
+	}
+}
+
+// setRow replaces (row non-nil) or removes (row nil) a committed row,
+// keeping the indexes and reference maps in step.
+func (db *Database) setRow(t *table, uuid ovsdb.UUID, row ovsdb.Row) {
+	if e := t.rows[uuid]; e != nil {
+		db.unlinkRow(t, uuid, e.row)
+		if row == nil {
+			last := len(t.order) - 1
+			moved := t.order[last]
+			t.order[e.pos] = moved
+			t.rows[moved].pos = e.pos
+			t.order = t.order[:last]
+			delete(t.rows, uuid)
+			return
+		}
+		e.row = row
+	} else {
+		if row == nil {
+			return
+		}
+		t.rows[uuid] = &entry{row: row, pos: len(t.order)}
+		t.order = append(t.order, uuid)
+	}
+	db.linkRow(t, uuid, row)
+}
+
+func (db *Database) linkRow(t *table, uuid ovsdb.UUID, row ovsdb.Row) {
+	var buf []byte
+	for i, cols := range t.indexCols {
+		buf = indexKey(buf[:0], cols, row)
+		t.indexes[i][string(buf)] = uuid
+	}
+	db.adjustRefs(t, uuid, row, 1)
+}
+
+func (db *Database) unlinkRow(t *table, uuid ovsdb.UUID, row ovsdb.Row) {
+	var buf []byte
+	for i, cols := range t.indexCols {
+		buf = indexKey(buf[:0], cols, row)
+		if t.indexes[i][string(buf)] == uuid {
+			delete(t.indexes[i], string(buf))
+		}
+	}
+	db.adjustRefs(t, uuid, row, -1)
+}
+
+// adjustRefs adds (delta 1) or removes (delta -1) the references held by
+// row to the reference maps of their targets.
+func (db *Database) adjustRefs(t *table, uuid ovsdb.UUID, row ovsdb.Row, delta int) {
+	src := rowKey{t.name, uuid}
+	for _, c := range t.refCols {
+		d := row[c.Name]
+		db.adjustAtomRefs(src, c.Type.Key, d.Keys, delta)
+		if d.Values != nil {
+			db.adjustAtomRefs(src, c.Type.Value, d.Values, delta)
+		}
+	}
+}
+
+func (db *Database) adjustAtomRefs(src rowKey, bt ovsdb.BaseType, atoms []ovsdb.Atom, delta int) {
+	if bt.RefTable == "" {
+		return
+	}
+	dst := db.tables[bt.RefTable]
+	if dst == nil {
+		return
+	}
+	for _, a := range atoms {
+		u, ok := a.(ovsdb.UUID)
+		if !ok || (u == src.uuid && src.table == dst.name) {
+			continue
+		}
+		if bt.RefType == ovsdb.RefStrong {
+			n := dst.strongIn[u] + delta
+			if n <= 0 {
+				delete(dst.strongIn, u)
+			} else {
+				dst.strongIn[u] = n
+			}
+			continue
+		}
+		m := dst.weakIn[u]
+		if m == nil {
+			if delta < 0 {
+				continue
+			}
+			m = map[rowKey]int{}
+			dst.weakIn[u] = m
+		}
+		n := m[src] + delta
+		if n <= 0 {
+			delete(m, src)
+			if len(m) == 0 {
+				delete(dst.weakIn, u)
+			}
+		} else {
+			m[src] = n
+		}
+	}
+}
+
+// indexKey appends an encoding of the index columns' values of row that is
+// equal for two rows exactly when their datums are equal.
+func indexKey(buf []byte, cols []*schema.Column, row ovsdb.Row) []byte {
+	for _, c := range cols {
+		buf = appendDatumKey(buf, row[c.Name])
+	}
+	return buf
+}
+
+func appendDatumKey(buf []byte, d ovsdb.Datum) []byte {
+	buf = appendUvarint(buf, uint64(len(d.Keys)))
+	for i, k := range d.Keys {
+		buf = appendAtomKey(buf, k)
+		if d.Values != nil {
+			buf = appendAtomKey(buf, d.Values[i])
+		}
+	}
+	return buf
+}
+
+func appendAtomKey(buf []byte, a ovsdb.Atom) []byte {
+	switch x := a.(type) {
+	case int64:
+		u := uint64(x)
+		return append(buf, 'i', byte(u>>56), byte(u>>48), byte(u>>40), byte(u>>32), byte(u>>24), byte(u>>16), byte(u>>8), byte(u))
+	case float64:
+		if x == 0 {
+			x = 0 // -0 and +0 are equal atoms
+		}
+		u := math.Float64bits(x)
+		return append(buf, 'r', byte(u>>56), byte(u>>48), byte(u>>40), byte(u>>32), byte(u>>24), byte(u>>16), byte(u>>8), byte(u))
+	case bool:
+		if x {
+			return append(buf, 't')
+		}
+		return append(buf, 'f')
+	case string:
+		buf = append(buf, 's')
+		buf = appendUvarint(buf, uint64(len(x)))
+		return append(buf, x...)
+	case ovsdb.UUID:
+		buf = append(buf, 'u')
+		return append(buf, x[:]...)
+	}
+	return append(buf, '?')
+}
+
+func appendUvarint(buf []byte, v uint64) []byte {
+	for v >= 0x80 {
+		buf = append(buf, byte(v)|0x80)
+		v >>= 7
+	}
+	return append(buf, byte(v))
+}

@@ -1,0 +1,759 @@
+package txn
+
+import (
+	"crypto/rand"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/ovsdb"
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/schema"
+)
+
+// Options are the caller's context for one transaction.
+type Options struct {
+	// HasLock reports whether the session holds the named lock ("assert").
+	// nil means it holds none.
+	HasLock func(name string) bool
+	// NewUUID generates UUIDs for inserted rows and _version; nil: random.
+	NewUUID func() ovsdb.UUID
+	// WaitExpired makes an unsatisfied "wait" fail with "timed out" instead
+	// of blocking (set when the wait's timeout has run out; timeout 0 always
+	// fails at once). A wait without a timeout never expires.
+	WaitExpired bool
+	// ElapsedMs is how long the transaction has been waiting since it first
+	// arrived. A wait whose timeout is at most ElapsedMs has expired too, and
+	// a nonzero ElapsedMs goes into the "timed out" details as ovsdb-server
+	// writes them ("\"wait\" timed out after N ms").
+	ElapsedMs int64
+}
+
+// RowChange is one row's net change: Old nil for an insert, New nil for a
+// delete. New carries the bumped "_version".
+type RowChange struct {
+	Table string
+	UUID  ovsdb.UUID
+	Old   ovsdb.Row
+	New   ovsdb.Row
+}
+
+// Result is the outcome of Execute.
+type Result struct {
+	// Reply is the transact result array exactly as ovsdb-server returns it.
+	Reply []any
+	// Changes are the committed row changes, already applied to the
+	// Database; empty when the transaction failed or changed nothing.
+	Changes []RowChange
+	// Comments are the "comment" operations' strings, in order.
+	Comments []string
+	// Durable is true when a "commit" operation asked for durability.
+	Durable bool
+	// Blocked is true when a "wait" is not satisfied yet and its timeout
+	// has not run out: nothing was applied and Reply is nil; the caller
+	// runs the transaction again after a later commit, or with WaitExpired
+	// once BlockTimeoutMs has passed since it first arrived.
+	// BlockTimeoutMs is the smallest timeout of the transaction's waits,
+	// math.MaxInt64 when none has one.
+	Blocked        bool
+	BlockTimeoutMs int64
+}
+
+type executor func(x *txn, p *opParser, result map[string]any) *ovsdb.Error
+
+type operation struct {
+	exec     executor
+	readOnly bool
+}
+
+var operations map[string]operation
+
+func init() {
+	operations = map[string]operation{
+		"insert":  {execInsert, false},
+		"select":  {execSelect, true},
+		"update":  {execUpdate, false},
+		"mutate":  {execMutate, false},
+		"delete":  {execDelete, false},
+		"wait":    {execWait, true},
+		"commit":  {execCommit, false},
+		"abort":   {execAbort, true},
+		"comment": {execComment, true},
+		"assert":  {execAssert, true},
+	}
+}
+
+// Execute runs the operations of one transact request (the params after
+// the database name, decoded with json.Decoder.UseNumber) against db. On
+// success it applies the changes to db and returns them; on failure db is
+// unchanged.
+//
+// It follows ovsdb-server's ovsdb_execute_compose: operations run in
+// order until one fails; the failing one's error object takes its place
+// and every later operation gets null. Checks that need the whole
+// transaction (referential integrity, garbage collection, maxRows, weak
+// references, index uniqueness) run afterwards, in ovsdb-server's order,
+// and their error is appended as one extra element.
+func Execute(db *Database, ops []any, opts Options) Result {
+	x := newTxn(db, opts)
+	n := len(ops)
+	reply := make([]any, 0, n+1)
+	failed := false
+	for i, op := range ops {
+		p := newOpParser(op, i+1, n)
+		result := map[string]any{}
+		var err *ovsdb.Error
+		readOnly := false
+		var opName string
+		if v, ok := p.member("op", kID); ok {
+			opName = v.(string)
+			if o, ok := operations[opName]; ok {
+				readOnly = o.readOnly
+				err = o.exec(x, p, result)
+			} else {
+				p.raise("No operation \"%s\"", opName)
+			}
+		}
+		if perr := p.finish(); perr != nil {
+			err = perr
+		}
+		if err == nil && !readOnly && strings.HasPrefix(db.schema.Name, "_") {
+			err = ovsdb.NewError(ovsdb.TagNotAllowed, "%s operation not allowed on table in reserved database %s", opName, db.schema.Name)
+		}
+		if err != nil {
+			if err.Tag == ovsdb.TagNotSupported {
+				return Result{Blocked: true, BlockTimeoutMs: x.timeoutMs}
+			}
+			reply = append(reply, err.JSON())
+			failed = true
+			break
+		}
+		reply = append(reply, result)
+	}
+	for len(reply) < n {
+		reply = append(reply, nil)
+	}
+	if failed {
+		return Result{Reply: reply}
+	}
+	changes, err := x.commit()
+	if err != nil {
+		reply = append(reply, err.JSON())
+		return Result{Reply: reply}
+	}
+	return Result{Reply: reply, Changes: changes, Comments: x.comments, Durable: x.durable}
+}
+
+// txn is one transaction in progress: an overlay of changed rows over the
+// committed Database, which it never modifies before commit.
+type txn struct {
+	db        *Database
+	opts      Options
+	newUUID   func() ovsdb.UUID
+	tables    map[*table]*txnTable
+	order     []*txnTable // tables in the order first touched
+	symbols   map[string]*symbol
+	comments  []string
+	durable   bool
+	timeoutMs int64
+}
+
+type txnTable struct {
+	t    *table
+	rows map[ovsdb.UUID]*txnRow // live rows of the transaction
+	list []*txnRow              // every row ever added, in order
+}
+
+// txnRow is a row the transaction touched: old is the committed row (nil
+// for an insert), new the row after the transaction (nil for a delete).
+type txnRow struct {
+	uuid ovsdb.UUID
+	old  ovsdb.Row
+	new  ovsdb.Row
+	// owned is true when new is the transaction's own map (not old's).
+	owned bool
+	// dead marks a row inserted and deleted again: it is forgotten.
+	dead bool
+	// commit-time state
+	nRefs   int
+	changed bool
+}
+
+type symbol struct {
+	uuid    ovsdb.UUID
+	created bool
+}
+
+func newTxn(db *Database, opts Options) *txn {
+	x := &txn{db: db, opts: opts, tables: map[*table]*txnTable{}, symbols: map[string]*symbol{}, timeoutMs: math.MaxInt64}
+	x.newUUID = opts.NewUUID
+	if x.newUUID == nil {
+		x.newUUID = randomUUID
+	}
+	return x
+}
+
+func randomUUID() ovsdb.UUID {
+	var u ovsdb.UUID
+	_, _ = rand.Read(u[:])
+	u[6] = (u[6] & 0x0f) | 0x40
+	u[8] = (u[8] & 0x3f) | 0x80
+	return u
+}
+
+// symbolFor is ovsdb_symbol_table_insert: a named-uuid gets its UUID the
+// first time it is seen, whether in an insert or in a reference.
+func (x *txn) symbolFor(name string) *symbol {
+	s := x.symbols[name]
+	if s == nil {
+		s = &symbol{uuid: x.newUUID()}
+		x.symbols[name] = s
+	}
+	return s
+}
+
+// Resolve implements ovsdb.Symbols.
+func (x *txn) Resolve(name string) (ovsdb.UUID, error) {
+	return x.symbolFor(name).uuid, nil
+}
+
+func (x *txn) txnTable(t *table) *txnTable {
+	tt := x.tables[t]
+	if tt == nil {
+		tt = &txnTable{t: t, rows: map[ovsdb.UUID]*txnRow{}}
+		x.tables[t] = tt
+		x.order = append(x.order, tt)
+	}
+	return tt
+}
+
+// get returns the row as the transaction sees it, or nil.
+func (x *txn) get(t *table, uuid ovsdb.UUID) ovsdb.Row {
+	if tt := x.tables[t]; tt != nil {
+		if tr := tt.rows[uuid]; tr != nil {
+			return tr.new
+		}
+	}
+	if e := t.rows[uuid]; e != nil {
+		return e.row
+	}
+	return nil
+}
+
+func (x *txn) mayCreate(t *table, uuid ovsdb.UUID) bool {
+	if tt := x.tables[t]; tt != nil {
+		if tr := tt.rows[uuid]; tr != nil {
+			return false
+		}
+	}
+	return t.rows[uuid] == nil
+}
+
+func (x *txn) insert(t *table, uuid ovsdb.UUID, row ovsdb.Row) {
+	tt := x.txnTable(t)
+	tr := &txnRow{uuid: uuid, new: row, owned: true}
+	tt.rows[uuid] = tr
+	tt.list = append(tt.list, tr)
+}
+
+// findOrMake returns the transaction's row for uuid, pulling a committed
+// row into the transaction unchanged; nil when no such row exists.
+func (x *txn) findOrMake(t *table, uuid ovsdb.UUID) *txnRow {
+	tt := x.txnTable(t)
+	if tr := tt.rows[uuid]; tr != nil {
+		return tr
+	}
+	e := t.rows[uuid]
+	if e == nil {
+		return nil
+	}
+	tr := &txnRow{uuid: uuid, old: e.row, new: e.row, nRefs: t.strongIn[uuid]}
+	tt.rows[uuid] = tr
+	tt.list = append(tt.list, tr)
+	return tr
+}
+
+// writable returns the transaction's own copy of a live row.
+func (x *txn) writable(t *table, uuid ovsdb.UUID) *txnRow {
+	tr := x.findOrMake(t, uuid)
+	if tr == nil || tr.new == nil {
+		return nil
+	}
+	if !tr.owned {
+		n := make(ovsdb.Row, len(tr.new))
+		for k, v := range tr.new {
+			n[k] = v
+		}
+		tr.new = n
+		tr.owned = true
+	}
+	return tr
+}
+
+func (x *txn) delete(t *table, uuid ovsdb.UUID) {
+	tr := x.findOrMake(t, uuid)
+	if tr == nil {
+		return
+	}
+	if tr.old == nil {
+		tr.dead = true
+		tr.new = nil
+		delete(x.tables[t].rows, uuid)
+		return
+	}
+	tr.new = nil
+	tr.owned = false
+}
+
+type match struct {
+	uuid ovsdb.UUID
+	row  ovsdb.Row
+}
+
+// query returns the rows of t that satisfy cond, as the transaction sees
+// them (ovsdb_query, with its shortcut for "_uuid" equality).
+func (x *txn) query(t *table, cond *Condition) []match {
+	var out []match
+	if cond.alwaysFalse() {
+		return nil
+	}
+	if u, ok := cond.uuidEquality(); ok {
+		if row := x.get(t, u); row != nil && cond.Match(u, row) {
+			out = append(out, match{u, row})
+		}
+		return out
+	}
+	tt := x.tables[t]
+	for _, u := range t.order {
+		row := t.rows[u].row
+		if tt != nil {
+			if tr := tt.rows[u]; tr != nil {
+				row = tr.new
+				if row == nil {
+					continue
+				}
+			}
+		}
+		if cond.Match(u, row) {
+			out = append(out, match{u, row})
+		}
+	}
+	if tt != nil {
+		for _, tr := range tt.list {
+			if tr.old == nil && tr.new != nil && !tr.dead && cond.Match(tr.uuid, tr.new) {
+				out = append(out, match{tr.uuid, tr.new})
+			}
+		}
+	}
+	return out
+}
+
+// parseTable is parse_table: the named member must name a table.
+func (x *txn) parseTable(p *opParser, member string) *table {
+	v, ok := p.member(member, kID)
+	if !ok {
+		return nil
+	}
+	name := v.(string)
+	t := x.db.tables[name]
+	if t == nil {
+		p.raise("No table named %s.", name)
+	}
+	return t
+}
+
+// parseRow is ovsdb_row_from_json: the given columns only, in name order.
+func (x *txn) parseRow(t *table, v any) (ovsdb.Row, []*schema.Column, *ovsdb.Error) {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, nil, syntaxError(v, true, "", "row must be JSON object")
+	}
+	names := make([]string, 0, len(obj))
+	for k := range obj {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	row := make(ovsdb.Row, len(obj))
+	cols := make([]*schema.Column, 0, len(obj))
+	for _, name := range names {
+		c := t.ts.Columns[name]
+		if c == nil {
+			return nil, nil, syntaxError(v, true, ovsdb.TagUnknownColumn, "No column %s in table %s.", name, t.name)
+		}
+		d, err := ovsdb.ParseDatum(c.Type, obj[name], x)
+		if err != nil {
+			return nil, nil, ovsdb.AsError(err)
+		}
+		row[name] = d
+		cols = append(cols, c)
+	}
+	return row, cols, nil
+}
+
+func execInsert(x *txn, p *opParser, result map[string]any) *ovsdb.Error {
+	t := x.parseTable(p, "table")
+	uuidJSON, hasUUID := p.member("uuid", kString|kOptional)
+	nameJSON, hasName := p.member("uuid-name", kID|kOptional)
+	rowJSON, _ := p.member("row", kObject)
+	if p.err != nil {
+		return p.err
+	}
+	var rowUUID ovsdb.UUID
+	if hasUUID {
+		u, err := ovsdb.ParseUUID(uuidJSON.(string))
+		if err != nil {
+			return syntaxError(uuidJSON, true, "", "bad uuid")
+		}
+		if !x.mayCreate(t, u) {
+			return syntaxError(uuidJSON, true, ovsdb.TagDuplicateUUID,
+				"This UUID would duplicate a UUID already present within the table or deleted within the same transaction.")
+		}
+		rowUUID = u
+	}
+	if hasName {
+		s := x.symbolFor(nameJSON.(string))
+		if s.created {
+			return syntaxError(nameJSON, true, ovsdb.TagDuplicateUUIDName,
+				"This \"uuid-name\" appeared on an earlier \"insert\" operation.")
+		}
+		if hasUUID {
+			s.uuid = rowUUID
+		} else {
+			rowUUID = s.uuid
+		}
+		s.created = true
+	} else if !hasUUID {
+		rowUUID = x.newUUID()
+	}
+	given, _, err := x.parseRow(t, rowJSON)
+	if err != nil {
+		return err
+	}
+	row := make(ovsdb.Row, len(t.cols)+1)
+	for _, c := range t.cols {
+		d, ok := given[c.Name]
+		if !ok {
+			d = ovsdb.DefaultDatum(c.Type)
+		}
+		row[c.Name] = d
+	}
+	// Defaults may not satisfy the constraints (an enum, a minimum).
+	for _, c := range t.cols {
+		if d := row[c.Name]; d.Len() == 1 {
+			if err := c.Type.CheckDatum(d); err != nil {
+				return ovsdb.AsError(err)
+			}
+		}
+	}
+	row["_version"] = ovsdb.Datum{Keys: []ovsdb.Atom{x.newUUID()}}
+	x.insert(t, rowUUID, row)
+	result["uuid"] = []any{"uuid", rowUUID.String()}
+	return nil
+}
+
+// parseColumns is ovsdb_column_set_from_json; absent means every column.
+func parseColumns(t *table, v any, present bool) ([]*schema.Column, *ovsdb.Error) {
+	if !present {
+		cols := make([]*schema.Column, 0, len(t.cols)+2)
+		if c := t.ts.Columns["_uuid"]; c != nil {
+			cols = append(cols, c)
+		}
+		if c := t.ts.Columns["_version"]; c != nil {
+			cols = append(cols, c)
+		}
+		return append(cols, t.cols...), nil
+	}
+	arr, ok := v.([]any)
+	bad := func() *ovsdb.Error { return syntaxError(v, true, "", "array of distinct column names expected") }
+	if !ok {
+		return nil, bad()
+	}
+	seen := map[string]bool{}
+	cols := make([]*schema.Column, 0, len(arr))
+	for _, e := range arr {
+		s, ok := e.(string)
+		if !ok {
+			return nil, bad()
+		}
+		c := t.ts.Columns[s]
+		if c == nil {
+			return nil, syntaxError(v, true, "", "%s is not a valid column name", s)
+		}
+		if seen[s] {
+			return nil, bad()
+		}
+		seen[s] = true
+		cols = append(cols, c)
+	}
+	return cols, nil
+}
+
+func execSelect(x *txn, p *opParser, result map[string]any) *ovsdb.Error {
+	t := x.parseTable(p, "table")
+	where, _ := p.member("where", kArray)
+	colsJSON, hasCols := p.member("columns", kArray|kOptional)
+	sortJSON, hasSort := p.member("sort", kArray|kOptional)
+	if p.err != nil {
+		return p.err
+	}
+	cond, err := parseCondition(t.ts, where, x)
+	if err != nil {
+		return err
+	}
+	cols, err := parseColumns(t, colsJSON, hasCols)
+	if err != nil {
+		return err
+	}
+	var sortCols []*schema.Column
+	if hasSort {
+		if sortCols, err = parseColumns(t, sortJSON, true); err != nil {
+			return err
+		}
+	}
+	rows := x.query(t, cond)
+	distinct := hasCols
+	for _, c := range cols {
+		if c.Name == "_uuid" {
+			distinct = false
+		}
+	}
+	if distinct {
+		seen := map[string]bool{}
+		var buf []byte
+		kept := rows[:0]
+		for _, m := range rows {
+			buf = buf[:0]
+			for _, c := range cols {
+				buf = appendDatumKey(buf, columnDatum(m.uuid, m.row, c.Name, c.Type))
+			}
+			if !seen[string(buf)] {
+				seen[string(buf)] = true
+				kept = append(kept, m)
+			}
+		}
+		rows = kept
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		for _, c := range sortCols {
+			a := columnDatum(rows[i].uuid, rows[i].row, c.Name, c.Type)
+			b := columnDatum(rows[j].uuid, rows[j].row, c.Name, c.Type)
+			if r := a.Compare(b); r != 0 {
+				return r < 0
+			}
+		}
+		return string(rows[i].uuid[:]) < string(rows[j].uuid[:])
+	})
+	out := make([]any, len(rows))
+	for i, m := range rows {
+		obj := make(map[string]any, len(cols))
+		for _, c := range cols {
+			obj[c.Name] = ovsdb.DatumJSON(c.Type, columnDatum(m.uuid, m.row, c.Name, c.Type))
+		}
+		out[i] = obj
+	}
+	result["rows"] = out
+	return nil
+}
+
+func execUpdate(x *txn, p *opParser, result map[string]any) *ovsdb.Error {
+	t := x.parseTable(p, "table")
+	where, _ := p.member("where", kArray)
+	rowJSON, _ := p.member("row", kObject)
+	if p.err != nil {
+		return p.err
+	}
+	row, cols, err := x.parseRow(t, rowJSON)
+	if err != nil {
+		return err
+	}
+	for _, c := range cols {
+		if !isMutable(c) {
+			return syntaxError(p.obj, true, ovsdb.TagConstraintViolation, "Cannot update immutable column %s in table %s.", c.Name, t.name)
+		}
+	}
+	cond, err := parseCondition(t.ts, where, x)
+	if err != nil {
+		return err
+	}
+	matches := x.query(t, cond)
+	for _, m := range matches {
+		same := true
+		for _, c := range cols {
+			if !m.row[c.Name].Equal(row[c.Name]) {
+				same = false
+				break
+			}
+		}
+		if same {
+			continue
+		}
+		tr := x.writable(t, m.uuid)
+		for _, c := range cols {
+			tr.new[c.Name] = row[c.Name]
+		}
+	}
+	result["count"] = int64(len(matches))
+	return nil
+}
+
+func execMutate(x *txn, p *opParser, result map[string]any) *ovsdb.Error {
+	t := x.parseTable(p, "table")
+	where, _ := p.member("where", kArray)
+	mutJSON, _ := p.member("mutations", kArray)
+	if p.err != nil {
+		return p.err
+	}
+	ms, err := parseMutations(t.ts, mutJSON.([]any), x)
+	if err != nil {
+		return err
+	}
+	cond, err := parseCondition(t.ts, where, x)
+	if err != nil {
+		return err
+	}
+	matches := x.query(t, cond)
+	for _, m := range matches {
+		nr, err := applyMutations(m.row, ms)
+		if err != nil {
+			return err
+		}
+		tr := x.writable(t, m.uuid)
+		for _, mu := range ms {
+			tr.new[mu.col.Name] = nr[mu.col.Name]
+		}
+	}
+	result["count"] = int64(len(matches))
+	return nil
+}
+
+func execDelete(x *txn, p *opParser, result map[string]any) *ovsdb.Error {
+	where, _ := p.member("where", kArray)
+	t := x.parseTable(p, "table")
+	if p.err != nil {
+		return p.err
+	}
+	cond, err := parseCondition(t.ts, where, x)
+	if err != nil {
+		return err
+	}
+	matches := x.query(t, cond)
+	for _, m := range matches {
+		x.delete(t, m.uuid)
+	}
+	result["count"] = int64(len(matches))
+	return nil
+}
+
+func execWait(x *txn, p *opParser, _ map[string]any) *ovsdb.Error {
+	timeoutJSON, hasTimeout := p.member("timeout", kInteger|kOptional)
+	where, _ := p.member("where", kArray)
+	colsJSON, hasCols := p.member("columns", kArray|kOptional)
+	untilJSON, _ := p.member("until", kString)
+	rowsJSON, _ := p.member("rows", kArray)
+	t := x.parseTable(p, "table")
+	if p.err != nil {
+		return p.err
+	}
+	cond, err := parseCondition(t.ts, where, x)
+	if err != nil {
+		return err
+	}
+	cols, err := parseColumns(t, colsJSON, hasCols)
+	if err != nil {
+		return err
+	}
+	var timeoutMs int64 = math.MaxInt64
+	if hasTimeout {
+		timeoutMs = jsonInt(timeoutJSON)
+		if timeoutMs < 0 {
+			return syntaxError(timeoutJSON, true, "", "timeout must be nonnegative")
+		}
+		if timeoutMs < x.timeoutMs {
+			x.timeoutMs = timeoutMs
+		}
+	}
+	until := untilJSON.(string)
+	if until != "==" && until != "!=" {
+		return syntaxError(untilJSON, true, "", "\"until\" must be \"==\" or \"!=\"")
+	}
+	project := func(buf []byte, uuid ovsdb.UUID, row ovsdb.Row) []byte {
+		for _, c := range cols {
+			buf = appendDatumKey(buf, columnDatum(uuid, row, c.Name, c.Type))
+		}
+		return buf
+	}
+	expected := map[string]bool{}
+	var buf []byte
+	for _, rj := range rowsJSON.([]any) {
+		given, _, err := x.parseRow(t, rj)
+		if err != nil {
+			return err
+		}
+		row := make(ovsdb.Row, len(t.ts.Columns))
+		var uuid ovsdb.UUID
+		for name, c := range t.ts.Columns {
+			if d, ok := given[name]; ok {
+				row[name] = d
+			} else {
+				row[name] = ovsdb.DefaultDatum(c.Type)
+			}
+		}
+		if d := row["_uuid"]; d.Len() == 1 {
+			uuid, _ = d.Keys[0].(ovsdb.UUID)
+		}
+		buf = project(buf[:0], uuid, row)
+		expected[string(buf)] = true
+	}
+	equal := true
+	actual := map[string]bool{}
+	for _, m := range x.query(t, cond) {
+		buf = project(buf[:0], m.uuid, m.row)
+		if !expected[string(buf)] {
+			equal = false
+			break
+		}
+		actual[string(buf)] = true
+	}
+	if equal {
+		equal = len(actual) == len(expected)
+	}
+	if (until == "==") == equal {
+		return nil
+	}
+	if hasTimeout && (x.opts.WaitExpired || x.opts.ElapsedMs >= timeoutMs) {
+		if x.opts.ElapsedMs > 0 {
+			return ovsdb.NewError(ovsdb.TagTimedOut, "\"wait\" timed out after %d ms", x.opts.ElapsedMs)
+		}
+		return ovsdb.NewError(ovsdb.TagTimedOut, "\"where\" clause test failed")
+	}
+	return ovsdb.NewError(ovsdb.TagNotSupported, "triggers not supported")
+}
+
+func execCommit(x *txn, p *opParser, _ map[string]any) *ovsdb.Error {
+	if v, ok := p.member("durable", kBool); ok && v.(bool) {
+		x.durable = true
+	}
+	return nil
+}
+
+func execAbort(*txn, *opParser, map[string]any) *ovsdb.Error {
+	return ovsdb.NewError(ovsdb.TagAborted, "aborted by request")
+}
+
+func execComment(x *txn, p *opParser, _ map[string]any) *ovsdb.Error {
+	if v, ok := p.member("comment", kString); ok {
+		x.comments = append(x.comments, v.(string))
+	}
+	return nil
+}
+
+func execAssert(x *txn, p *opParser, _ map[string]any) *ovsdb.Error {
+	v, ok := p.member("lock", kID)
+	if !ok {
+		return nil
+	}
+	name := v.(string)
+	if x.opts.HasLock != nil && x.opts.HasLock(name) {
+		return nil
+	}
+	return ovsdb.NewError(ovsdb.TagNotOwner, "Asserted lock %s not held.", name)
+}

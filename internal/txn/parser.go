@@ -1,0 +1,179 @@
+package txn
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/ovsdb"
+)
+
+// memberKind is a bit set of the JSON kinds an operation member may have,
+// as ovsdb_parser_member's types argument.
+type memberKind int
+
+const (
+	kNull memberKind = 1 << iota
+	kBool
+	kObject
+	kArray
+	kInteger
+	kReal
+	kString
+	kID       // a string that is an identifier
+	kOptional // the member may be absent
+)
+
+// opParser mirrors ovsdb-server's ovsdb_parser for one operation object:
+// the first error raised wins, and members never asked for are an error at
+// the end.
+type opParser struct {
+	obj  map[string]any // nil when the operation is not an object
+	raw  any
+	name string
+	used map[string]bool
+	err  *ovsdb.Error
+}
+
+func newOpParser(op any, i, n int) *opParser {
+	p := &opParser{raw: op, name: fmt.Sprintf("ovsdb operation %d of %d", i, n), used: map[string]bool{}}
+	if m, ok := op.(map[string]any); ok {
+		p.obj = m
+	} else {
+		p.raise("Object expected.")
+	}
+	return p
+}
+
+func (p *opParser) raise(format string, args ...any) {
+	if p.err != nil {
+		return
+	}
+	msg := fmt.Sprintf(format, args...)
+	p.err = syntaxError(p.obj, p.obj != nil, "", "Parsing %s failed: %s", p.name, msg)
+}
+
+func isID(s string) bool {
+	if s == "" {
+		return false
+	}
+	if !isAlpha(s[0]) && s[0] != '_' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if !isAlpha(c) && !(c >= '0' && c <= '9') && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+func kindOf(v any) memberKind {
+	switch x := v.(type) {
+	case nil:
+		return kNull
+	case bool:
+		return kBool
+	case map[string]any:
+		return kObject
+	case []any:
+		return kArray
+	case string:
+		return kString
+	case json.Number:
+		if isIntegerNumber(x) {
+			return kInteger
+		}
+		return kReal
+	case int, int64:
+		return kInteger
+	case float64:
+		return kReal
+	}
+	return 0
+}
+
+// isIntegerNumber reports whether ovsdb-server's JSON parser reads n as an
+// integer.
+func isIntegerNumber(n json.Number) bool {
+	s := numberText(string(n))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '.' || c == 'e' || c == 'E' || c == 'n' || c == 'N' || c == 'I' {
+			return false
+		}
+	}
+	return true
+}
+
+// member returns the named member if present with an allowed kind.
+func (p *opParser) member(name string, kinds memberKind) (any, bool) {
+	if p.obj == nil {
+		return nil, false
+	}
+	v, ok := p.obj[name]
+	if !ok {
+		if kinds&kOptional == 0 {
+			p.raise("Required '%s' member is missing.", name)
+		}
+		return nil, false
+	}
+	k := kindOf(v)
+	if k&kinds != 0 {
+		p.used[name] = true
+		return v, true
+	}
+	if kinds&kID != 0 {
+		if s, ok := v.(string); ok && isID(s) {
+			p.used[name] = true
+			return v, true
+		}
+	}
+	p.raise("Type mismatch for member '%s'.", name)
+	return nil, false
+}
+
+// finish is ovsdb_parser_finish: the parser's error, or one for members
+// that were never asked for.
+func (p *opParser) finish() *ovsdb.Error {
+	if p.err == nil && p.obj != nil {
+		var unused []string
+		for k := range p.obj {
+			if !p.used[k] {
+				unused = append(unused, k)
+			}
+		}
+		if len(unused) > 0 {
+			sort.Strings(unused)
+			if len(unused) > 1 {
+				s := ""
+				if len(unused) > 2 {
+					s = "s"
+				}
+				p.raise("Member '%s' and %d other member%s are present but not allowed here.", unused[0], len(unused)-1, s)
+			} else {
+				p.raise("Member '%s' is present but not allowed here.", unused[0])
+			}
+		}
+	}
+	return p.err
+}
+
+// jsonInt returns the integer value of an integer member.
+func jsonInt(v any) int64 {
+	switch x := v.(type) {
+	case json.Number:
+		s := numberText(string(x))
+		var n int64
+		fmt.Sscan(s, &n)
+		return n
+	case int:
+		return int64(x)
+	case int64:
+		return x
+	case float64:
+		return int64(x)
+	}
+	return 0
+}
