@@ -12,14 +12,16 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
+
+	"github.com/ovsdb-etcd/ovsdb-etcd/services/txnengine"
 )
 
 // Limits of the embedded etcd (DESIGN.md "etcd limits"): large enough that
 // ovn-northd's first sync (10,000+ rows, 8+ MiB in one OVSDB transaction)
 // commits as one etcd Txn.
 const (
-	embeddedMaxTxnOps       = 128 * 1024
-	embeddedMaxRequestBytes = 32 * 1024 * 1024
+	embeddedMaxTxnOps       = txnengine.DefaultMaxTxnOps
+	embeddedMaxRequestBytes = txnengine.DefaultMaxRequestBytes
 	embeddedReadyTimeout    = 60 * time.Second
 	// maxUnixSocketPath is the longest path bind(2) accepts for a unix
 	// socket (sun_path is 108 bytes including the NUL), with a margin.

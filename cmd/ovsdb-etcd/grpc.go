@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
+	"time"
 
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
@@ -18,7 +20,37 @@ import (
 // maxGRPCMessageBytes bounds one internal gRPC message. It is above the
 // embedded etcd's MaxRequestBytes so that any transaction etcd could commit
 // also fits between the roles (DESIGN.md "etcd limits").
-const maxGRPCMessageBytes = 2 * embeddedMaxRequestBytes
+const maxGRPCMessageBytes = embeddedMaxRequestBytes + 1<<20
+
+// grpcShutdownTimeout bounds a graceful stop of a gRPC server.
+const grpcShutdownTimeout = 5 * time.Second
+
+// serveGRPC serves srv on lis until ctx ends, then stops it gracefully
+// (forcefully after grpcShutdownTimeout).
+func serveGRPC(ctx context.Context, srv *grpc.Server, lis net.Listener) error {
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(lis) }()
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve gRPC on %s: %w", lis.Addr(), err)
+	case <-ctx.Done():
+	}
+	stopped := make(chan struct{})
+	go func() {
+		srv.GracefulStop()
+		close(stopped)
+	}()
+	t := time.NewTimer(grpcShutdownTimeout)
+	defer t.Stop()
+	select {
+	case <-stopped:
+	case <-t.C:
+		srv.Stop()
+		<-stopped
+	}
+	<-serveErr
+	return nil
+}
 
 func newGRPCServerMetrics() *grpcprom.ServerMetrics {
 	return grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())

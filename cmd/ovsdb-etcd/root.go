@@ -11,6 +11,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newAllInOneCmd())
+	root.AddCommand(newAllInOneCmd(), newTxnEngineCmd(), newMonitorHubCmd(), newFrontendCmd())
 	return root
 }
