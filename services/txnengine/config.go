@@ -170,8 +170,12 @@ func (c *Config) logger() *slog.Logger {
 
 // LogValue renders the effective configuration for the start-up log.
 func (c Config) LogValue() slog.Value {
+	endpoints := c.EtcdEndpoints
+	if c.EtcdClient != nil {
+		endpoints = c.EtcdClient.Endpoints()
+	}
 	return slog.GroupValue(
-		slog.Any("etcd_endpoints", c.EtcdEndpoints),
+		slog.Any("etcd_endpoints", endpoints),
 		slog.String("prefix", c.Prefix),
 		slog.String("service", c.Service),
 		slog.Any("schema", c.SchemaFiles),

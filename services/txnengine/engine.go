@@ -206,9 +206,24 @@ func (e *Engine) WaitLeader(ctx context.Context) error {
 	}
 }
 
+// retire stops routing requests to t, if it is the current term. The
+// commit loop calls it before answering a batch that ended its term, so
+// that a caller retrying at once never reaches the dying term.
+func (e *Engine) retire(t *term) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.term == t {
+		e.setTermLocked(nil)
+	}
+}
+
 func (e *Engine) setTerm(t *term) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.setTermLocked(t)
+}
+
+func (e *Engine) setTermLocked(t *term) {
 	e.term = t
 	close(e.changed)
 	e.changed = make(chan struct{})
@@ -345,7 +360,7 @@ func (e *Engine) leadOnce(ctx context.Context) error {
 		}()
 	}
 	err = t.run(ctx)
-	e.setTerm(nil)
+	e.retire(t)
 	tcancel()
 	twg.Wait()
 	t.finish(err)

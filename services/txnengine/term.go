@@ -291,7 +291,7 @@ func (t *term) process(ctx context.Context, batch []*request, drain bool) (commi
 			// Encoding a row the executor produced cannot fail unless the
 			// schema and executor disagree; the memory state is suspect.
 			span.End()
-			t.failAll(done, err)
+			t.failAll(done, fmt.Errorf("%w: %w", ErrLeadershipLost, err))
 			r.answer(Response{}, fmt.Errorf("encode rows: %w", err))
 			return false, fmt.Errorf("encode rows: %w", err)
 		}
@@ -319,7 +319,7 @@ func (t *term) process(ctx context.Context, batch []*request, drain bool) (commi
 		// etcd, so reload, then commit each transaction on its own so
 		// that only the one past the limits fails.
 		if err := t.load(ctx); err != nil {
-			t.failAll(done, ErrLeadershipLost)
+			t.failAll(done, fmt.Errorf("%w: reload failed: %w", ErrLeadershipLost, err))
 			return false, fmt.Errorf("reload after refused commit: %w", err)
 		}
 		if len(done) == 1 {
@@ -331,6 +331,7 @@ func (t *term) process(ctx context.Context, batch []*request, drain bool) (commi
 			c, err := t.process(ctx, []*request{x.r}, false)
 			if err != nil {
 				// x was answered by process; the rest never ran again.
+				t.e.retire(t)
 				for _, y := range done[i+1:] {
 					y.r.answer(Response{}, fmt.Errorf("%w: %w", ErrLeadershipLost, err))
 				}
@@ -350,6 +351,7 @@ func (t *term) process(ctx context.Context, batch []*request, drain bool) (commi
 // failAll answers executed requests with err, which must say truthfully
 // whether they may have committed.
 func (t *term) failAll(done []executed, err error) {
+	t.e.retire(t)
 	for _, x := range done {
 		if errors.Is(err, ErrOutcomeUnknown) {
 			t.e.metrics.transactions.WithLabelValues("unknown").Inc()
