@@ -306,9 +306,19 @@ func TestRefserverSelfConsistent(t *testing.T) {
 		}
 	}
 	compareOutputs(t, append(nbScript, monitorSteps...), outs[0], outs[1], "ovsdb-server#1", "ovsdb-server#2")
-	if testing.Verbose() {
-		for _, s := range append(nbScript, monitorSteps...) {
-			t.Logf("%s:\n%s", s.name, outs[0][s.name])
+	logOutputs(t, append(nbScript, monitorSteps...), outs[0])
+}
+
+// logOutputs logs every step's normalized output under -v, so that a
+// passing comparison can be seen to compare something.
+func logOutputs(t *testing.T, steps []step, outs map[string]string) {
+	t.Helper()
+	if !testing.Verbose() {
+		return
+	}
+	for _, s := range steps {
+		if s.name != "get-schema" {
+			t.Logf("%s:\n%s", s.name, outs[s.name])
 		}
 	}
 }

@@ -1,0 +1,79 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// dbNameOf returns the database name of a schema file.
+func dbNameOf(t testing.TB, schemaFile string) string {
+	t.Helper()
+	data, err := os.ReadFile(schemaFile)
+	if err != nil {
+		t.Fatalf("read schema (is ovn-central installed?): %v", err)
+	}
+	var s struct {
+		Name string `json:"name"`
+	}
+	if err := json.Unmarshal(data, &s); err != nil || s.Name == "" {
+		t.Fatalf("schema %s has no name: %v", schemaFile, err)
+	}
+	return s.Name
+}
+
+// allInOne is one `ovsdb-etcd all-in-one` child process on an embedded etcd
+// in its own directory.
+type allInOne struct {
+	t       testing.TB
+	dir     string
+	dataDir string
+	sock    string
+	dbs     []string
+	p       *proc
+}
+
+// startAllInOne starts all-in-one serving schemas on a punix socket (plus
+// any extra arguments, such as more remotes) and waits until it serves.
+func startAllInOne(t testing.TB, schemas []string, extra ...string) *allInOne {
+	t.Helper()
+	dir := shortDir(t)
+	a := &allInOne{t: t, dir: dir, dataDir: filepath.Join(dir, "data"), sock: filepath.Join(dir, "db.sock")}
+	args := []string{"all-in-one", "--data-dir", a.dataDir, "--remote", "punix:" + a.sock, "--log-level", "warn"}
+	for _, s := range schemas {
+		args = append(args, "--schema", s)
+		a.dbs = append(a.dbs, dbNameOf(t, s))
+	}
+	args = append(args, extra...)
+	a.p = startProc(t, "all-in-one", binPath, args...)
+	waitServing(t, a.p, a.Addr(), a.dbs)
+	return a
+}
+
+// Addr is the OVSDB address of the punix remote.
+func (a *allInOne) Addr() string { return "unix:" + a.sock }
+
+// restart stops all-in-one with SIGTERM (it must exit cleanly), starts it
+// again on the same data directory and waits until it serves.
+func (a *allInOne) restart() {
+	a.t.Helper()
+	a.p.restart()
+	waitServing(a.t, a.p, a.Addr(), a.dbs)
+}
+
+// etcdClient connects to the embedded etcd through its unix socket.
+func (a *allInOne) etcdClient(t testing.TB) *clientv3.Client {
+	t.Helper()
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints:   []string{"unix://" + filepath.Join(a.dataDir, "etcd-client.sock")},
+		DialTimeout: clientTimeout,
+	})
+	if err != nil {
+		t.Fatalf("connect to the embedded etcd: %v", err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli
+}
