@@ -23,10 +23,10 @@ type monitor struct {
 
 // tableMonitor is what a monitor selects from one table.
 type tableMonitor struct {
-	table   *schema.Table
-	columns []*schema.Column // sorted by name
+	table                           *schema.Table
+	columns                         []*schema.Column // sorted by name
 	initial, insert, delete, modify bool
-	cond    *txn.Condition // nil: every row
+	cond                            *txn.Condition // nil: every row
 }
 
 // rowChange is one row's change in one revision: old nil for an insert,

@@ -47,8 +47,8 @@ type session struct {
 
 	// mu guards monitors, inflight and dbChangeAware.
 	mu            sync.Mutex
-	monitors      map[string]*monitor   // by canonical monitor-id JSON
-	inflight      map[string]*inflight  // transact requests by canonical id JSON
+	monitors      map[string]*monitor  // by canonical monitor-id JSON
+	inflight      map[string]*inflight // transact requests by canonical id JSON
 	dbChangeAware bool
 }
 

@@ -1,0 +1,203 @@
+package frontend
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/jsonrpc"
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/ovsdb"
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/schema"
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/txn"
+	txnenginev1 "github.com/ovsdb-etcd/ovsdb-etcd/proto/ovsdbetcd/txnengine/v1"
+)
+
+// fakeBackend is an in-process txnengine and monitorhub on the real
+// executor: Transact runs txn.Execute and publishes the changes, with a
+// revision, to the subscribers the way the monitorhub streams them.
+type fakeBackend struct {
+	schemas map[string]*schema.Database
+
+	// mu guards everything below.
+	mu      sync.Mutex
+	dbs     map[string]*txn.Database
+	rows    map[string]map[string][]byte // db -> "table/uuid" -> value
+	rev     int64
+	subs    map[*fakeSub]struct{}
+	paused  bool    // hold back deliveries
+	held    []Event // deliveries held back while paused, with their db
+	heldDB  []string
+	txnHook func(ctx context.Context) error // runs before executing
+}
+
+type fakeSub struct {
+	db  string
+	mu  sync.Mutex
+	q   []Event
+	sig chan struct{}
+}
+
+func newFakeBackend(t *testing.T, schemas map[string]*schema.Database) *fakeBackend {
+	t.Helper()
+	b := &fakeBackend{schemas: schemas, dbs: map[string]*txn.Database{}, rows: map[string]map[string][]byte{}, subs: map[*fakeSub]struct{}{}, rev: 1}
+	for name, s := range schemas {
+		b.dbs[name] = txn.NewDatabase(s)
+		b.rows[name] = map[string][]byte{}
+	}
+	return b
+}
+
+func loadSchema(t *testing.T, path string) *schema.Database {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := schema.Parse(data)
+	if err != nil {
+		t.Fatalf("parse %s: %v", path, err)
+	}
+	return s
+}
+
+func (b *fakeBackend) Transact(ctx context.Context, req *txnenginev1.TransactRequest) (*txnenginev1.TransactResponse, error) {
+	b.mu.Lock()
+	hook := b.txnHook
+	b.mu.Unlock()
+	if hook != nil {
+		if err := hook(ctx); err != nil {
+			return nil, err
+		}
+	}
+	v, err := jsonrpc.DecodeValue(req.GetOperations())
+	if err != nil {
+		return nil, err
+	}
+	ops, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("operations are not an array")
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	db, ok := b.dbs[req.GetDatabase()]
+	if !ok {
+		return nil, fmt.Errorf("no database %q", req.GetDatabase())
+	}
+	res := txn.Execute(db, ops, txn.Options{WaitExpired: true})
+	out, err := json.Marshal(res.Reply)
+	if err != nil {
+		return nil, err
+	}
+	resp := &txnenginev1.TransactResponse{Result: out}
+	if len(res.Changes) == 0 {
+		return resp, nil
+	}
+	b.rev++
+	resp.Revision = b.rev
+	ev := Event{Kind: EventUpdate, Rev: b.rev}
+	sch := b.schemas[req.GetDatabase()]
+	for _, c := range res.Changes {
+		rc := RawChange{Table: c.Table, UUID: c.UUID.String()}
+		key := c.Table + "/" + c.UUID.String()
+		rc.Old = b.rows[req.GetDatabase()][key]
+		if c.New != nil {
+			if rc.New, err = sch.Tables[c.Table].EncodeRow(c.New); err != nil {
+				return nil, err
+			}
+			b.rows[req.GetDatabase()][key] = rc.New
+		} else {
+			delete(b.rows[req.GetDatabase()], key)
+		}
+		ev.Changes = append(ev.Changes, rc)
+	}
+	b.publishLocked(req.GetDatabase(), ev)
+	return resp, nil
+}
+
+func (b *fakeBackend) publishLocked(db string, ev Event) {
+	if b.paused {
+		b.held = append(b.held, ev)
+		b.heldDB = append(b.heldDB, db)
+		return
+	}
+	for s := range b.subs {
+		if s.db == db {
+			s.push(ev)
+		}
+	}
+}
+
+// pause holds back deliveries until resume.
+func (b *fakeBackend) pause() {
+	b.mu.Lock()
+	b.paused = true
+	b.mu.Unlock()
+}
+
+func (b *fakeBackend) resume() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.paused = false
+	held, dbs := b.held, b.heldDB
+	b.held, b.heldDB = nil, nil
+	for i, ev := range held {
+		b.publishLocked(dbs[i], ev)
+	}
+}
+
+func (s *fakeSub) push(ev Event) {
+	s.mu.Lock()
+	s.q = append(s.q, ev)
+	s.mu.Unlock()
+	select {
+	case s.sig <- struct{}{}:
+	default:
+	}
+}
+
+func (b *fakeBackend) Subscribe(ctx context.Context, db string, fromRev int64, fn func(Event) error) error {
+	s := &fakeSub{db: db, sig: make(chan struct{}, 1)}
+	b.mu.Lock()
+	snap := Event{Kind: EventSnapshot, Rev: b.rev, Last: true}
+	for key, v := range b.rows[db] {
+		var table, uuid string
+		for i := range key {
+			if key[i] == '/' {
+				table, uuid = key[:i], key[i+1:]
+				break
+			}
+		}
+		snap.Rows = append(snap.Rows, RawRow{Table: table, UUID: uuid, Value: v})
+	}
+	b.subs[s] = struct{}{}
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		delete(b.subs, s)
+		b.mu.Unlock()
+	}()
+	if err := fn(snap); err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.sig:
+		}
+		s.mu.Lock()
+		q := s.q
+		s.q = nil
+		s.mu.Unlock()
+		for _, ev := range q {
+			if err := fn(ev); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+var _ = ovsdb.UUID{}

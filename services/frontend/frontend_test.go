@@ -1,0 +1,471 @@
+package frontend
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/ovsdb"
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/schema"
+	txnenginev1 "github.com/ovsdb-etcd/ovsdb-etcd/proto/ovsdbetcd/txnengine/v1"
+)
+
+func TestConfig(t *testing.T) {
+	tests := []struct {
+		name    string
+		remotes []string
+		key     string
+		wantErr bool
+	}{
+		{name: "punix", remotes: []string{"punix:/tmp/x.sock"}},
+		{name: "ptcp port only", remotes: []string{"ptcp:6641"}},
+		{name: "ptcp with ip", remotes: []string{"ptcp:6641:127.0.0.1"}},
+		{name: "ptcp ipv6", remotes: []string{"ptcp:6641:[::1]"}},
+		{name: "pssl without key", remotes: []string{"pssl:6641"}, wantErr: true},
+		{name: "pssl with key", remotes: []string{"pssl:6641"}, key: "k"},
+		{name: "no remote", wantErr: true},
+		{name: "bad kind", remotes: []string{"tcp:1"}, wantErr: true},
+		{name: "bad port", remotes: []string{"ptcp:x"}, wantErr: true},
+		{name: "bad ip", remotes: []string{"ptcp:1:nope"}, wantErr: true},
+		{name: "empty path", remotes: []string{"punix:"}, wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := NewConfig()
+			cfg.Remotes = tc.remotes
+			cfg.PrivateKey, cfg.Certificate = tc.key, tc.key
+			if err := cfg.Validate(); (err != nil) != tc.wantErr {
+				t.Fatalf("Validate() = %v, wantErr %v", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestDatumDiff(t *testing.T) {
+	set := ovsdb.Type{Key: ovsdb.NewBaseType(ovsdb.TypeInteger), Value: ovsdb.NewBaseType(ovsdb.TypeVoid), Min: 0, Max: ovsdb.Unlimited}
+	opt := ovsdb.Type{Key: ovsdb.NewBaseType(ovsdb.TypeString), Value: ovsdb.NewBaseType(ovsdb.TypeVoid), Min: 0, Max: 1}
+	mp := ovsdb.Type{Key: ovsdb.NewBaseType(ovsdb.TypeString), Value: ovsdb.NewBaseType(ovsdb.TypeString), Min: 0, Max: ovsdb.Unlimited}
+	ints := func(v ...int64) ovsdb.Datum {
+		d := ovsdb.Datum{}
+		for _, x := range v {
+			d.Keys = append(d.Keys, x)
+		}
+		return d
+	}
+	strMap := func(kv ...string) ovsdb.Datum {
+		d := ovsdb.Datum{Values: []ovsdb.Atom{}}
+		for i := 0; i < len(kv); i += 2 {
+			d.Keys = append(d.Keys, kv[i])
+			d.Values = append(d.Values, kv[i+1])
+		}
+		return d
+	}
+	tests := []struct {
+		name      string
+		typ       ovsdb.Type
+		old, new  ovsdb.Datum
+		wantKeys  []ovsdb.Atom
+		wantVals  []ovsdb.Atom
+		wantIsMap bool
+	}{
+		{name: "set symmetric difference", typ: set, old: ints(1, 2), new: ints(2, 3), wantKeys: []ovsdb.Atom{int64(1), int64(3)}},
+		{name: "set emptied", typ: set, old: ints(1, 2), new: ints(), wantKeys: []ovsdb.Atom{int64(1), int64(2)}},
+		{name: "optional is new value", typ: opt, old: ovsdb.Datum{Keys: []ovsdb.Atom{"x"}}, new: ovsdb.Datum{}, wantKeys: nil},
+		{name: "map changed added removed", typ: mp, old: strMap("k", "v", "k2", "v2"), new: strMap("k", "v9", "k3", "v3"),
+			wantKeys: []ovsdb.Atom{"k", "k2", "k3"}, wantVals: []ovsdb.Atom{"v9", "v2", "v3"}, wantIsMap: true},
+		{name: "map unchanged pair omitted", typ: mp, old: strMap("a", "1", "b", "2"), new: strMap("a", "1", "b", "3"),
+			wantKeys: []ovsdb.Atom{"b"}, wantVals: []ovsdb.Atom{"3"}, wantIsMap: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := datumDiff(tc.typ, tc.old, tc.new)
+			if fmt.Sprint(got.Keys) != fmt.Sprint(tc.wantKeys) || fmt.Sprint(got.Values) != fmt.Sprint(tc.wantVals) {
+				t.Fatalf("diff = %v/%v, want %v/%v", got.Keys, got.Values, tc.wantKeys, tc.wantVals)
+			}
+			if (got.Values != nil) != tc.wantIsMap {
+				t.Fatalf("diff is map = %v, want %v", got.Values != nil, tc.wantIsMap)
+			}
+		})
+	}
+}
+
+// notes collects notifications in arrival order.
+type notes struct {
+	mu   sync.Mutex
+	msgs []string
+	sig  chan struct{}
+}
+
+func newNotes() *notes { return &notes{sig: make(chan struct{}, 1)} }
+
+func (n *notes) handler(method string, params json.RawMessage) {
+	n.mu.Lock()
+	n.msgs = append(n.msgs, method+" "+string(params))
+	n.mu.Unlock()
+	select {
+	case n.sig <- struct{}{}:
+	default:
+	}
+}
+
+func (n *notes) snapshot() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]string(nil), n.msgs...)
+}
+
+// waitFor waits until pred holds for the notifications.
+func (n *notes) waitFor(t *testing.T, what string, pred func([]string) bool) []string {
+	t.Helper()
+	deadline := time.After(testTimeout)
+	for {
+		if s := n.snapshot(); pred(s) {
+			return s
+		}
+		select {
+		case <-n.sig:
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s; have %q", what, n.snapshot())
+		}
+	}
+}
+
+// TestUpdateBeforeReply holds back the change stream until the
+// transaction has committed: the reply must still come after the update.
+func TestUpdateBeforeReply(t *testing.T) {
+	env := startServer(t, nil)
+	n := newNotes()
+	c := dial(t, env.addr(), n.handler)
+	call(t, c, "monitor_cond", "T", "m", map[string]any{"A": []any{map[string]any{"columns": []any{"s"}}}})
+
+	committed := make(chan struct{})
+	env.be.mu.Lock()
+	env.be.paused = true
+	env.be.mu.Unlock()
+	type result struct {
+		r   json.RawMessage
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		r, err := c.Call(t.Context(), "transact", "T", map[string]any{"op": "insert", "table": "A", "row": map[string]any{"s": "x"}})
+		done <- result{r, err}
+	}()
+	// Wait for the commit, then release the stream.
+	go func() {
+		defer close(committed)
+		for {
+			env.be.mu.Lock()
+			n := len(env.be.held)
+			env.be.mu.Unlock()
+			if n > 0 {
+				return
+			}
+			select {
+			case <-time.After(time.Millisecond):
+			case <-t.Context().Done():
+				return
+			}
+		}
+	}()
+	select {
+	case <-committed:
+	case <-time.After(testTimeout):
+		t.Fatal("transaction never committed")
+	}
+	select {
+	case r := <-done:
+		t.Fatalf("reply %s (err %v) arrived before the update was delivered", r.r, r.err)
+	default:
+	}
+	env.be.resume()
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(testTimeout):
+		t.Fatal("no reply")
+	}
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	got := n.snapshot()
+	if len(got) != 1 || !strings.HasPrefix(got[0], `update2 ["m",{"A":`) || !strings.Contains(got[0], `"insert":{"s":"x"}`) {
+		t.Fatalf("notifications before the reply = %q, want the insert", got)
+	}
+}
+
+// TestUpdateWaitBounded: a reply whose update never arrives is still sent
+// after UpdateWaitTimeout.
+func TestUpdateWaitBounded(t *testing.T) {
+	env := startServer(t, func(c *Config) { c.UpdateWaitTimeout = 50 * time.Millisecond })
+	c := dial(t, env.addr(), nil)
+	env.be.pause()
+	r := call(t, c, "transact", "T", map[string]any{"op": "insert", "table": "A", "row": map[string]any{"s": "x"}})
+	if !bytes.Contains(r, []byte(`"uuid"`)) {
+		t.Fatalf("reply %s", r)
+	}
+	env.be.resume()
+}
+
+func TestInactivityProbe(t *testing.T) {
+	env := startServer(t, func(c *Config) { c.InactivityProbeInterval = 50 * time.Millisecond })
+
+	t.Run("silent client dropped", func(t *testing.T) {
+		rc := dialRaw(t, env.sock)
+		if got := string(rc.recv()); got != `{"id":"echo","method":"echo","params":[]}` {
+			t.Fatalf("probe = %s", got)
+		}
+		rc.expectClosed()
+	})
+	t.Run("answering client kept", func(t *testing.T) {
+		// The jsonrpc.Client answers echo requests itself.
+		c := dial(t, env.addr(), nil)
+		rc := dialRaw(t, env.sock)
+		for i := range 3 {
+			if got := string(rc.recv()); !strings.Contains(got, `"method":"echo"`) {
+				t.Fatalf("probe %d = %s", i, got)
+			}
+			rc.send(`{"id":"echo","result":[],"error":null}`)
+		}
+		call(t, c, "list_dbs")
+		rc.send(`{"method":"list_dbs","params":[],"id":1}`)
+		if got := string(rc.recv()); !strings.Contains(got, `"_Server"`) && !strings.Contains(got, `"echo"`) {
+			t.Fatalf("reply = %s", got)
+		}
+	})
+}
+
+func TestCancelAndDuplicateRequestID(t *testing.T) {
+	block := make(chan struct{})
+	defer close(block)
+	env := startServerWith(t, nil, func(next Transactor) Transactor { return &blockingTransactor{next: next, block: block} })
+
+	rc := dialRaw(t, env.sock)
+	rc.send(`{"method":"transact","params":["T",{"op":"comment","comment":"BLOCK"}],"id":"w1"}`)
+	rc.send(`{"method":"transact","params":["T",{"op":"comment","comment":"x"}],"id":"w1"}`)
+	got := string(rc.recv())
+	want := `{"id":"w1","error":{"details":"transact: duplicate request ID","error":"syntax error","syntax":"[\"T\",{\"comment\":\"x\",\"op\":\"comment\"}]"}}`
+	if got != want {
+		t.Fatalf("duplicate id reply\n got %s\nwant %s", got, want)
+	}
+	rc.send(`{"method":"cancel","params":["w1"],"id":null}`)
+	rc.send(`{"method":"transact","params":["T",{"op":"comment","comment":"x"}],"id":"w1"}`)
+	if got := string(rc.recv()); got != `{"id":"w1","result":[{}],"error":null}` {
+		t.Fatalf("after cancel: %s", got)
+	}
+	rc.send(`{"method":"echo","params":[],"id":"e"}`)
+	if got := string(rc.recv()); got != `{"id":"e","result":[],"error":null}` {
+		t.Fatalf("canceled request answered? got %s", got)
+	}
+}
+
+// blockingTransactor blocks transactions with a "BLOCK" comment until
+// their context ends.
+type blockingTransactor struct {
+	next  Transactor
+	block chan struct{}
+}
+
+func (b *blockingTransactor) Transact(ctx context.Context, req *txnenginev1.TransactRequest) (*txnenginev1.TransactResponse, error) {
+	if bytes.Contains(req.GetOperations(), []byte("BLOCK")) {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-b.block:
+		}
+	}
+	return b.next.Transact(ctx, req)
+}
+
+func TestBadInput(t *testing.T) {
+	env := startServer(t, func(c *Config) { c.MaxMessageSize = 1 << 20 })
+	healthy := dial(t, env.addr(), nil)
+
+	closes := []struct {
+		name string
+		data func() []byte
+	}{
+		{name: "garbage", data: func() []byte { return []byte("hello world") }},
+		{name: "not an object", data: func() []byte { return []byte(`[1,2]`) }},
+		{name: "params not array", data: func() []byte { return []byte(`{"method":"echo","params":{},"id":1}`) }},
+		{name: "no params", data: func() []byte { return []byte(`{"method":"echo","id":1}`) }},
+		{name: "deep nesting", data: func() []byte {
+			return []byte(`{"method":"echo","params":` + strings.Repeat("[", 10000) + strings.Repeat("]", 10000) + `,"id":1}`)
+		}},
+		{name: "64 MiB message", data: func() []byte {
+			return []byte(`{"method":"echo","params":["` + strings.Repeat("x", 64<<20) + `"],"id":1}`)
+		}},
+	}
+	for _, tc := range closes {
+		t.Run(tc.name, func(t *testing.T) {
+			rc := dialRaw(t, env.sock)
+			data := tc.data()
+			go func() { _, _ = rc.c.Write(data) }() // the server may stop reading midway
+			rc.expectClosed()
+			call(t, healthy, "list_dbs")
+		})
+	}
+
+	t.Run("vanishing clients", func(t *testing.T) {
+		for _, s := range []string{
+			`{"method":"transact","params":["T",{"op":"insert","table":"A","row":{}}`, // truncated
+			`{"method":"transact","params":["T",{"op":"insert","table":"A","row":{}}],"id":1}`,
+			`{"method":"monitor","params":["T",null,{"A":{}}],"id":1}`,
+		} {
+			c, err := net.Dial("unix", env.sock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = c.Write([]byte(s))
+			_ = c.Close()
+		}
+		call(t, healthy, "list_dbs")
+	})
+
+	t.Run("wrong param types", func(t *testing.T) {
+		rc := dialRaw(t, env.sock)
+		for i, req := range []string{
+			`{"method":"list_dbs","params":[{}],"id":%d}`,
+			`{"method":"get_schema","params":[{}],"id":%d}`,
+			`{"method":"get_schema","params":["T","x"],"id":%d}`,
+			`{"method":"transact","params":[null],"id":%d}`,
+			`{"method":"transact","params":["T",5,"x",[]],"id":%d}`,
+			`{"method":"transact","params":["T",{"op":5}],"id":%d}`,
+			`{"method":"transact","params":["T",{"op":"insert","table":1}],"id":%d}`,
+			`{"method":"transact","params":["T",{"op":"insert","table":"A","row":{"i":"x"}}],"id":%d}`,
+			`{"method":"transact","params":["_Server",{"op":"select","table":"Database","where":5}],"id":%d}`,
+			`{"method":"echo","params":[[[[]]]],"id":%d}`,
+			`{"method":"get_server_id","params":[1,2],"id":%d}`,
+			`{"method":"set_db_change_aware","params":[1],"id":%d}`,
+			`{"method":"monitor","params":[1,2,3],"id":%d}`,
+			`{"method":"monitor","params":["T"],"id":%d}`,
+			`{"method":"monitor","params":["T",null,{"A":5}],"id":%d}`,
+			`{"method":"monitor","params":["T",null,{"A":[5]}],"id":%d}`,
+			`{"method":"monitor","params":["T",null,{"A":{"columns":[1]}}],"id":%d}`,
+			`{"method":"monitor","params":["T",null,{"A":{"where":[]}}],"id":%d}`,
+			`{"method":"monitor_cond","params":["T",null,{"A":{"where":5}}],"id":%d}`,
+			`{"method":"monitor_cond","params":["T",null,{"A":{"where":[["nope","==",1]]}}],"id":%d}`,
+			`{"method":"monitor_cond","params":["T",null,{"A":{"select":5}}],"id":%d}`,
+			`{"method":"monitor_cancel","params":[{}],"id":%d}`,
+			`{"method":"cancel","params":[],"id":%d}`,
+		} {
+			id := i + 1
+			rc.send(fmt.Sprintf(req, id))
+			for {
+				b := rc.recv()
+				var m struct {
+					ID     json.RawMessage
+					Method string
+				}
+				if err := json.Unmarshal(b, &m); err != nil {
+					t.Fatalf("reply %s: %v", b, err)
+				}
+				if m.Method == "" && string(m.ID) == fmt.Sprint(id) {
+					t.Logf("%s -> %s", fmt.Sprintf(req, id), b)
+					break
+				}
+			}
+		}
+		call(t, healthy, "list_dbs")
+	})
+}
+
+// TestSlowClientDoesNotBlockOthers: a monitoring client that never reads
+// is disconnected once its backlog passes the limit, while another
+// monitoring client receives every update.
+func TestSlowClientDoesNotBlockOthers(t *testing.T) {
+	env := startServer(t, func(c *Config) { c.MaxBacklogBytes = 256 << 10 })
+	stalled := dialRaw(t, env.sock)
+	stalled.send(`{"method":"monitor","params":["T",null,{"A":{}}],"id":1}`)
+	stalled.recv()
+
+	n := newNotes()
+	reader := dial(t, env.addr(), n.handler)
+	call(t, reader, "monitor_cond", "T", nil, map[string]any{"A": map[string]any{"columns": []any{"s"}}})
+	writer := dial(t, env.addr(), nil)
+	big := strings.Repeat("y", 16<<10)
+	const txns = 64
+	for i := range txns {
+		call(t, writer, "transact", "T", map[string]any{"op": "insert", "table": "A", "row": map[string]any{"s": fmt.Sprintf("%d-%s", i, big)}})
+	}
+	n.waitFor(t, "every update", func(s []string) bool { return len(s) == txns })
+	stalled.expectClosed()
+}
+
+func TestServerDatabase(t *testing.T) {
+	env := startServer(t, nil)
+	c := dial(t, env.addr(), nil)
+	r := call(t, c, "transact", "_Server", map[string]any{"op": "select", "table": "Database", "where": []any{[]any{"name", "==", "T"}}, "columns": []any{"name", "model", "leader", "connected"}})
+	if got, want := string(r), `[{"rows":[{"connected":true,"leader":true,"model":"clustered","name":"T"}]}]`; got != want {
+		t.Fatalf("select = %s, want %s", got, want)
+	}
+	r = call(t, c, "monitor_cond", "_Server", []any{"x"}, map[string]any{"Database": []any{map[string]any{"columns": []any{"name", "model", "sid", "cid", "index"}}}})
+	var upd map[string]map[string]map[string]map[string]any
+	if err := json.Unmarshal(r, &upd); err != nil {
+		t.Fatal(err)
+	}
+	if len(upd["Database"]) != 2 {
+		t.Fatalf("initial _Server rows = %s", r)
+	}
+	sid := call(t, c, "get_server_id")
+	for _, row := range upd["Database"] {
+		init := row["initial"]
+		if init["name"] == "T" && (ovsJSON(init["sid"]) != `["uuid",`+string(sid)+`]` || init["cid"] == nil || init["index"] == nil) {
+			t.Fatalf("T row %v lacks sid %s / cid / index", init, sid)
+		}
+	}
+}
+
+func TestStaleSocketReplaced(t *testing.T) {
+	dir := shortDir(t)
+	sock := filepath.Join(dir, "db.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	_ = l.Close()
+	if _, err := os.Stat(sock); err != nil {
+		t.Fatalf("stale socket not left behind: %v", err)
+	}
+	startServerAt(t, sock)
+}
+
+func startServerAt(t *testing.T, sock string) {
+	t.Helper()
+	env := startServer(t, func(c *Config) { c.Remotes = []string{"punix:" + sock} })
+	c := dial(t, "unix:"+sock, nil)
+	call(t, c, "list_dbs")
+	_ = env
+}
+
+func TestNotASocketRefused(t *testing.T) {
+	path := filepath.Join(shortDir(t), "file")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sch := loadSchema(t, testSchemaPath)
+	be := newFakeBackend(t, nil)
+	cfg := NewConfig()
+	cfg.Remotes = []string{"punix:" + path}
+	srv, err := New(t.Context(), cfg, Deps{Transactor: be, Subscriber: be, Schemas: map[string]*schema.Database{sch.Name: sch}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = srv.Serve(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "not a socket") {
+		t.Fatalf("Serve = %v, want a not-a-socket error", err)
+	}
+	if errors.Is(err, ErrClosed) {
+		t.Fatal("unexpected ErrClosed")
+	}
+}
