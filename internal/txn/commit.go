@@ -34,22 +34,33 @@ func (x *txn) commit() ([]RowChange, *ovsdb.Error) {
 	return x.apply(), nil
 }
 
-// eachRow calls fn for every live row of the transaction, including rows
-// that fn itself pulls in, in a deterministic order.
+// eachRow calls fn once for every live row of the transaction, as
+// ovsdb-server's for_each_txn_row does: table by table in the order they
+// were first touched, rows in the order they joined the transaction; rows
+// that fn pulls into a table already visited are visited in a further
+// pass.
 func (x *txn) eachRow(fn func(tt *txnTable, tr *txnRow) *ovsdb.Error) *ovsdb.Error {
-	for i := 0; i < len(x.order); i++ {
-		tt := x.order[i]
-		for j := 0; j < len(tt.list); j++ {
-			tr := tt.list[j]
-			if tr.dead {
-				continue
-			}
-			if err := fn(tt, tr); err != nil {
-				return err
+	done := map[*txnTable]int{}
+	for {
+		work := false
+		for i := 0; i < len(x.order); i++ {
+			tt := x.order[i]
+			for j := done[tt]; j < len(tt.list); j = done[tt] {
+				done[tt] = j + 1
+				tr := tt.list[j]
+				if tr.dead {
+					continue
+				}
+				work = true
+				if err := fn(tt, tr); err != nil {
+					return err
+				}
 			}
 		}
+		if !work {
+			return nil
+		}
 	}
-	return nil
 }
 
 func rowsEqual(t *table, a, b ovsdb.Row) bool {
@@ -238,25 +249,35 @@ func (x *txn) checkMaxRows() *ovsdb.Error {
 	return nil
 }
 
-// assessWeakRefs is assess_weak_refs: rows holding weak references to
-// deleted rows are pulled into the transaction, and every weak reference
-// of a row the transaction writes that points to no row is removed,
-// checking the column's minimum size afterwards.
+// assessWeakRefs is assess_weak_refs, in one pass over the transaction's
+// rows as ovsdb-server makes it: a deleted row queues the removal of the
+// weak references to it on the rows holding them, and a row the
+// transaction writes drops the references queued on it so far plus those
+// it added that point to no row, then checks the column's minimum size.
+// Like ovsdb-server, a referrer assessed before its target's deletion is
+// queued keeps that reference.
 func (x *txn) assessWeakRefs() *ovsdb.Error {
-	_ = x.eachRow(func(tt *txnTable, tr *txnRow) *ovsdb.Error {
-		if tr.old == nil || tr.new != nil {
-			return nil
-		}
-		for src := range tt.t.weakIn[tr.uuid] {
-			x.findOrMake(x.db.tables[src.table], src.uuid)
-		}
-		return nil
-	})
+	queued := map[*txnRow]map[rowKey]bool{}
 	return x.eachRow(func(tt *txnTable, tr *txnRow) *ovsdb.Error {
+		t := tt.t
+		if tr.old != nil && tr.new == nil {
+			for src := range t.weakIn[tr.uuid] {
+				st := x.db.tables[src.table]
+				str := x.findOrMake(st, src.uuid)
+				if str == nil {
+					continue
+				}
+				if queued[str] == nil {
+					queued[str] = map[rowKey]bool{}
+				}
+				queued[str][rowKey{t.name, tr.uuid}] = true
+			}
+		}
 		if tr.new == nil {
 			return nil
 		}
-		t := tt.t
+		deleted := queued[tr]
+		delete(queued, tr)
 		for _, c := range t.refCols {
 			kw := c.Type.Key.RefTable != "" && c.Type.Key.RefType == ovsdb.RefWeak
 			vw := c.Type.Value.RefTable != "" && c.Type.Value.RefType == ovsdb.RefWeak
@@ -264,29 +285,46 @@ func (x *txn) assessWeakRefs() *ovsdb.Error {
 				continue
 			}
 			d := tr.new[c.Name]
-			exists := func(bt ovsdb.BaseType, a ovsdb.Atom) (bool, bool) {
+			var old ovsdb.Datum
+			if tr.old != nil {
+				old = tr.old[c.Name]
+			}
+			zero := false
+			// drop reports whether element i goes: its target was deleted
+			// (queued), or it is new in this transaction and its target
+			// does not exist.
+			drop := func(bt ovsdb.BaseType, a ovsdb.Atom, added bool) bool {
 				u, _ := a.(ovsdb.UUID)
-				if u == tr.uuid && bt.RefTable == t.name {
-					return true, false
+				if deleted[rowKey{bt.RefTable, u}] && !(u == tr.uuid && bt.RefTable == t.name) {
+					return true
+				}
+				if !added || (u == tr.uuid && bt.RefTable == t.name) {
+					return false
 				}
 				dst := x.db.tables[bt.RefTable]
-				return dst != nil && x.get(dst, u) != nil, u.IsZero()
+				if dst != nil && x.get(dst, u) != nil {
+					return false
+				}
+				if u.IsZero() {
+					zero = true
+				}
+				return true
 			}
 			var keep []int
-			zero := false
 			for i := range d.Keys {
-				ok := true
-				if kw {
-					e, z := exists(c.Type.Key, d.Keys[i])
-					ok = ok && e
-					zero = zero || (!e && z)
+				var v ovsdb.Atom
+				if d.Values != nil {
+					v = d.Values[i]
 				}
-				if vw {
-					e, z := exists(c.Type.Value, d.Values[i])
-					ok = ok && e
-					zero = zero || (!e && z)
+				added := tr.old == nil || !hasElement(old, d.Keys[i], v, d.Values != nil)
+				gone := false
+				if kw && drop(c.Type.Key, d.Keys[i], added) {
+					gone = true
 				}
-				if ok {
+				if vw && drop(c.Type.Value, v, added) {
+					gone = true
+				}
+				if !gone {
 					keep = append(keep, i)
 				}
 			}

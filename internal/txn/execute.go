@@ -2,6 +2,7 @@ package txn
 
 import (
 	"crypto/rand"
+	"encoding/json"
 	"math"
 	"sort"
 	"strings"
@@ -546,7 +547,7 @@ func execSelect(x *txn, p *opParser, result map[string]any) *ovsdb.Error {
 	for i, m := range rows {
 		obj := make(map[string]any, len(cols))
 		for _, c := range cols {
-			obj[c.Name] = ovsdb.DatumJSON(c.Type, columnDatum(m.uuid, m.row, c.Name, c.Type))
+			obj[c.Name] = datumReply(c.Type, columnDatum(m.uuid, m.row, c.Name, c.Type))
 		}
 		out[i] = obj
 	}
@@ -720,8 +721,14 @@ func execWait(x *txn, p *opParser, _ map[string]any) *ovsdb.Error {
 		return nil
 	}
 	if hasTimeout && (x.opts.WaitExpired || x.opts.ElapsedMs >= timeoutMs) {
-		if x.opts.ElapsedMs > 0 {
-			return ovsdb.NewError(ovsdb.TagTimedOut, "\"wait\" timed out after %d ms", x.opts.ElapsedMs)
+		// ovsdb-server retries the transaction when the timeout runs out,
+		// so the elapsed time it reports is at least the timeout.
+		elapsed := x.opts.ElapsedMs
+		if x.opts.WaitExpired && elapsed < timeoutMs {
+			elapsed = timeoutMs
+		}
+		if elapsed > 0 {
+			return ovsdb.NewError(ovsdb.TagTimedOut, "\"wait\" timed out after %d ms", elapsed)
 		}
 		return ovsdb.NewError(ovsdb.TagTimedOut, "\"where\" clause test failed")
 	}
@@ -756,4 +763,34 @@ func execAssert(x *txn, p *opParser, _ map[string]any) *ovsdb.Error {
 		return nil
 	}
 	return ovsdb.NewError(ovsdb.TagNotOwner, "Asserted lock %s not held.", name)
+}
+
+// datumReply is ovsdb.DatumJSON with reals as json.Number in
+// ovsdb-server's "%.15g" text, so that any JSON encoder writes the reply
+// exactly as ovsdb-server does.
+func datumReply(t ovsdb.Type, d ovsdb.Datum) any {
+	if t.Key.Type != ovsdb.TypeReal && t.Value.Type != ovsdb.TypeReal {
+		return ovsdb.DatumJSON(t, d)
+	}
+	atom := func(a ovsdb.Atom) any {
+		if f, ok := a.(float64); ok {
+			return json.Number(realText(f))
+		}
+		return ovsdb.AtomJSON(a)
+	}
+	if t.IsMap() {
+		pairs := make([]any, len(d.Keys))
+		for i := range d.Keys {
+			pairs[i] = []any{atom(d.Keys[i]), atom(d.Values[i])}
+		}
+		return []any{"map", pairs}
+	}
+	if len(d.Keys) == 1 {
+		return atom(d.Keys[0])
+	}
+	elems := make([]any, len(d.Keys))
+	for i, a := range d.Keys {
+		elems[i] = atom(a)
+	}
+	return []any{"set", elems}
 }
