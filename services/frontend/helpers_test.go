@@ -2,6 +2,7 @@ package frontend
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"net"
@@ -233,3 +234,5 @@ func normalize(v any) any {
 	}
 	return walk(v)
 }
+
+func jsonrpcTLS(c *tls.Config) jsonrpc.ClientOption { return jsonrpc.WithTLSConfig(c) }
