@@ -77,15 +77,49 @@ func (u UUID) IsZero() bool { return u == UUID{} }
 
 // ParseUUID parses the canonical 36-character form (either case).
 func ParseUUID(s string) (UUID, error) {
-	var u UUID
-	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
-		return u, fmt.Errorf("%q is not a valid UUID", s)
-	}
-	src := s[0:8] + s[9:13] + s[14:18] + s[19:23] + s[24:36]
-	if _, err := hex.Decode(u[:], []byte(src)); err != nil {
+	u, ok := parseUUID(s)
+	if !ok {
 		return u, fmt.Errorf("%q is not a valid UUID", s)
 	}
 	return u, nil
+}
+
+// ParseUUIDBytes is ParseUUID for a byte slice; it does not allocate.
+func ParseUUIDBytes(b []byte) (UUID, bool) { return parseUUID(b) }
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+func parseUUID[T string | []byte](s T) (UUID, bool) {
+	var u UUID
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return u, false
+	}
+	j := 0
+	for i := 0; i < 36; {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			i++
+			continue
+		}
+		hi, ok1 := unhex(s[i])
+		lo, ok2 := unhex(s[i+1])
+		if !ok1 || !ok2 {
+			return UUID{}, false
+		}
+		u[j] = hi<<4 | lo
+		j++
+		i += 2
+	}
+	return u, true
 }
 
 // Atom is one atomic value. Its dynamic type is exactly one of int64,

@@ -19,7 +19,7 @@ import (
 // json_lex_number does. isInt reports an integer (in i), otherwise the
 // value is the double f. ok is false for text that is not a JSON number
 // or a double out of range.
-func parseNumber(s string) (i int64, f float64, isInt, ok bool) {
+func parseNumber[T string | []byte](s T) (i int64, f float64, isInt, ok bool) {
 	p := 0
 	negative := false
 	if p < len(s) && s[p] == '-' {
@@ -116,7 +116,7 @@ func parseNumber(s string) (i int64, f float64, isInt, ok bool) {
 			return int64(sig), 0, true, true
 		}
 	}
-	f, err := strconv.ParseFloat(s, 64)
+	f, err := strconv.ParseFloat(string(s), 64)
 	if err != nil && (f != 0 || math.IsInf(f, 0)) {
 		// Overflow: ovsdb-server's parser rejects the whole message with
 		// "number outside valid range".

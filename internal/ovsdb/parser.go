@@ -126,4 +126,6 @@ func Real(v any) float64 {
 // integer (isInt, value i) when the value is an exact int64 whatever its
 // spelling, else a double f. ok is false for malformed or overflowing
 // text.
-func ParseNumber(s string) (i int64, f float64, isInt, ok bool) { return parseNumber(s) }
+func ParseNumber[T string | []byte](s T) (i int64, f float64, isInt, ok bool) {
+	return parseNumber(s)
+}

@@ -21,12 +21,18 @@ type codecColumn struct {
 	name string
 	key  string // `"name":`
 	typ  ovsdb.Type
+	def  []byte // the default value's text, for a column missing from a row
 }
 
 func (t *Table) buildCodec() {
 	t.codec = make([]codecColumn, 0, len(t.ColumnNames)+1)
 	for _, name := range t.ColumnNames {
-		t.codec = append(t.codec, codecColumn{name: name, key: string(ovsdb.AppendJSON(nil, name)) + ":", typ: t.Columns[name].Type})
+		typ := t.Columns[name].Type
+		def, err := appendDatum(nil, &typ, ovsdb.DefaultDatum(typ))
+		if err != nil {
+			panic(fmt.Sprintf("schema: default of %s.%s: %v", t.Name, name, err)) // impossible: defaults are well typed
+		}
+		t.codec = append(t.codec, codecColumn{name: name, key: string(ovsdb.AppendJSON(nil, name)) + ":", typ: typ, def: def})
 	}
 	t.codec = append(t.codec, codecColumn{name: ColumnVersion, key: `"_version":`, typ: ovsdb.ScalarType(ovsdb.TypeUUID)})
 }
@@ -59,7 +65,8 @@ func (t *Table) AppendRow(dst []byte, row ovsdb.Row) ([]byte, error) {
 		dst = append(dst, c.key...)
 		d, ok := row[c.name]
 		if !ok {
-			d = ovsdb.DefaultDatum(c.typ)
+			dst = append(dst, c.def...)
+			continue
 		}
 		var err error
 		if dst, err = appendDatum(dst, &c.typ, d); err != nil {
@@ -160,16 +167,14 @@ func (t *Table) DecodeRow(data []byte) (ovsdb.Row, error) {
 			if !d.consume(':') {
 				return nil, d.errorf("expected ':'")
 			}
-			v, err := d.value(0)
-			if err != nil {
-				return nil, err
-			}
 			if c := t.codecColumn(key); c != nil {
-				datum, err := ovsdb.ParseDatum(c.typ, v, nil)
+				datum, err := d.datum(&c.typ)
 				if err != nil {
 					return nil, fmt.Errorf("decode %s row column %s: %w", t.Name, c.name, err)
 				}
 				row[c.name] = datum
+			} else if _, err := d.value(0); err != nil {
+				return nil, err
 			}
 			d.skipSpace()
 			if d.consume(',') {
@@ -291,6 +296,35 @@ func (d *decoder) value(depth int) (any, error) {
 			break
 		}
 		return json.Number(d.data[start:d.pos]), nil
+	case c == '{':
+		d.pos++
+		obj := map[string]any{}
+		d.skipSpace()
+		if d.consume('}') {
+			return obj, nil
+		}
+		for {
+			d.skipSpace()
+			k, err := d.str()
+			if err != nil {
+				return nil, err
+			}
+			if !d.tok(':') {
+				return nil, d.errorf("expected ':'")
+			}
+			v, err := d.value(depth + 1)
+			if err != nil {
+				return nil, err
+			}
+			obj[k] = v
+			if d.tok(',') {
+				continue
+			}
+			if d.tok('}') {
+				return obj, nil
+			}
+			return nil, d.errorf("expected ',' or '}'")
+		}
 	case d.consumeWord("true"):
 		return true, nil
 	case d.consumeWord("false"):
@@ -337,4 +371,198 @@ func (d *decoder) str() (string, error) {
 		}
 	}
 	return "", d.errorf("unterminated string")
+}
+
+// tok skips white space and consumes c if it is next.
+func (d *decoder) tok(c byte) bool {
+	d.skipSpace()
+	return d.consume(c)
+}
+
+// rawStr reads a string without escapes and returns its bytes, aliasing
+// the input.
+func (d *decoder) rawStr() ([]byte, bool) {
+	d.skipSpace()
+	if !d.consume('"') {
+		return nil, false
+	}
+	start := d.pos
+	for d.pos < len(d.data) {
+		c := d.data[d.pos]
+		if c == '"' {
+			d.pos++
+			return d.data[start : d.pos-1], true
+		}
+		if c == '\\' || c < ' ' {
+			return nil, false
+		}
+		d.pos++
+	}
+	return nil, false
+}
+
+// datum reads one column value of type t in the notation EncodeRow
+// writes, straight into atoms: this is the hot path of loading and
+// watching, so it builds no intermediate JSON values. Values are trusted
+// to satisfy t's constraints (the leader checked them before writing);
+// atom types, sizes and order are still checked.
+func (d *decoder) datum(t *ovsdb.Type) (ovsdb.Datum, error) {
+	var out ovsdb.Datum
+	d.skipSpace()
+	switch {
+	case t.IsMap():
+		if !d.tok('[') || !d.word("map") || !d.tok(',') || !d.tok('[') {
+			return out, d.errorf(`expected ["map", [...]]`)
+		}
+		out.Keys, out.Values = []ovsdb.Atom{}, []ovsdb.Atom{}
+		if !d.tok(']') {
+			for {
+				if !d.tok('[') {
+					return out, d.errorf("expected a map pair")
+				}
+				k, err := d.atom(t.Key.Type)
+				if err != nil {
+					return out, err
+				}
+				if !d.tok(',') {
+					return out, d.errorf("expected ','")
+				}
+				v, err := d.atom(t.Value.Type)
+				if err != nil {
+					return out, err
+				}
+				if !d.tok(']') {
+					return out, d.errorf("expected ']'")
+				}
+				out.Keys, out.Values = append(out.Keys, k), append(out.Values, v)
+				if d.tok(',') {
+					continue
+				}
+				if d.tok(']') {
+					break
+				}
+				return out, d.errorf("expected ',' or ']'")
+			}
+		}
+		if !d.tok(']') {
+			return out, d.errorf("expected ']'")
+		}
+	case d.pos < len(d.data) && d.data[d.pos] == '[' && d.isSet():
+		if !d.tok('[') || !d.word("set") || !d.tok(',') || !d.tok('[') {
+			return out, d.errorf(`expected ["set", [...]]`)
+		}
+		out.Keys = []ovsdb.Atom{}
+		if !d.tok(']') {
+			for {
+				k, err := d.atom(t.Key.Type)
+				if err != nil {
+					return out, err
+				}
+				out.Keys = append(out.Keys, k)
+				if d.tok(',') {
+					continue
+				}
+				if d.tok(']') {
+					break
+				}
+				return out, d.errorf("expected ',' or ']'")
+			}
+		}
+		if !d.tok(']') {
+			return out, d.errorf("expected ']'")
+		}
+	default:
+		a, err := d.atom(t.Key.Type)
+		if err != nil {
+			return out, err
+		}
+		out.Keys = []ovsdb.Atom{a}
+	}
+	if n := int64(len(out.Keys)); n < t.Min || n > t.Max {
+		return out, fmt.Errorf("%d elements in a %s", n, ovsdb.TypeEnglish(*t))
+	}
+	for i := 1; i < len(out.Keys); i++ {
+		if ovsdb.CompareAtoms(out.Keys[i-1], out.Keys[i]) >= 0 {
+			// Not canonical: written by something else. Sort it, and
+			// refuse duplicates.
+			n := len(out.Keys)
+			if t.IsMap() {
+				out = ovsdb.NewMap(out.Keys, out.Values)
+			} else {
+				out = ovsdb.NewSet(out.Keys...)
+			}
+			if len(out.Keys) != n {
+				return out, errors.New("duplicate elements")
+			}
+			break
+		}
+	}
+	return out, nil
+}
+
+// isSet reports whether the array at d.pos starts with "set".
+func (d *decoder) isSet() bool {
+	save := d.pos
+	defer func() { d.pos = save }()
+	return d.tok('[') && d.word("set")
+}
+
+// word reads a string that must equal w.
+func (d *decoder) word(w string) bool {
+	s, ok := d.rawStr()
+	return ok && string(s) == w
+}
+
+// number returns the bytes of a number token.
+func (d *decoder) number() []byte {
+	start := d.pos
+	for d.pos < len(d.data) {
+		c := d.data[d.pos]
+		if c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
+			d.pos++
+			continue
+		}
+		break
+	}
+	return d.data[start:d.pos]
+}
+
+// atom reads one atom of type at.
+func (d *decoder) atom(at ovsdb.AtomicType) (ovsdb.Atom, error) {
+	d.skipSpace()
+	switch at {
+	case ovsdb.TypeInteger:
+		if i, _, isInt, ok := ovsdb.ParseNumber(d.number()); ok && isInt {
+			return i, nil
+		}
+	case ovsdb.TypeReal:
+		if i, f, isInt, ok := ovsdb.ParseNumber(d.number()); ok {
+			if isInt {
+				return float64(i), nil
+			}
+			return f, nil
+		}
+	case ovsdb.TypeBoolean:
+		switch {
+		case d.consumeWord("true"):
+			return true, nil
+		case d.consumeWord("false"):
+			return false, nil
+		}
+	case ovsdb.TypeString:
+		s, err := d.str()
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	case ovsdb.TypeUUID:
+		if d.tok('[') && d.word("uuid") && d.tok(',') {
+			if s, ok := d.rawStr(); ok {
+				if u, ok := ovsdb.ParseUUIDBytes(s); ok && d.tok(']') {
+					return u, nil
+				}
+			}
+		}
+	}
+	return nil, d.errorf("expected %s", at)
 }
