@@ -32,7 +32,7 @@ type database struct {
 	name   string
 	prefix string // <prefix>/<service>/<db>/
 	log    *slog.Logger
-	ready  chan struct{} // closed once the first load is done
+	ready  chan struct{} // closed once rows are current at readyRev
 
 	mu sync.RWMutex
 	// mu guards the fields below.
@@ -41,6 +41,11 @@ type database struct {
 	baseRev int64             // the oldest revision a subscriber may resume from
 	hist    history
 	subs    map[*subscriber]struct{}
+	// readyRev is etcd's revision when the load started; subscribers wait
+	// until the replay of the rebuilt history reaches it, so that a
+	// snapshot is never older than the hub's start.
+	readyRev int64
+	isReady  bool
 }
 
 // subscriber is one Watch stream. Its goroutine owns cursor; the watch
@@ -66,7 +71,7 @@ func newDatabase(h *Hub, name string) *database {
 // from the last applied revision after any failure and re-reading the
 // database when that revision was compacted.
 func (d *database) run(ctx context.Context) {
-	bo := newBackoff()
+	bo := newRetryDelay()
 	for {
 		err := d.load(ctx)
 		if err == nil {
@@ -80,7 +85,6 @@ func (d *database) run(ctx context.Context) {
 			return
 		}
 	}
-	close(d.ready)
 	bo.reset()
 	for {
 		progressed, err := d.watch(ctx)
@@ -141,7 +145,8 @@ func (d *database) load(ctx context.Context) error {
 		return err
 	}
 	d.mu.Lock()
-	d.rows, d.rev, d.baseRev = rows, rev, rev
+	d.rows, d.rev, d.baseRev, d.readyRev = rows, rev, rev, cur
+	d.markReadyLocked()
 	d.mu.Unlock()
 	d.hub.metrics.revision.WithLabelValues(d.name).Set(float64(rev))
 	d.log.Info("loaded database", "rev", rev, "rows", len(rows), "current_rev", cur)
@@ -249,7 +254,17 @@ func (d *database) progress(rev int64) {
 	}
 	d.rev = rev
 	d.hub.metrics.revision.WithLabelValues(d.name).Set(float64(rev))
+	d.markReadyLocked()
 	d.wakeLocked()
+}
+
+// markReadyLocked opens the database to subscribers once its rows are
+// current at readyRev.
+func (d *database) markReadyLocked() {
+	if !d.isReady && d.readyRev > 0 && d.rev >= d.readyRev {
+		d.isReady = true
+		close(d.ready)
+	}
 }
 
 // apply turns the events of one watch response into one Update per
@@ -301,6 +316,7 @@ func (d *database) apply(evs []*clientv3.Event) {
 	}
 	d.hub.metrics.revision.WithLabelValues(d.name).Set(float64(d.rev))
 	d.hub.metrics.updatesPublished.WithLabelValues(d.name).Add(float64(published))
+	d.markReadyLocked()
 	d.wakeLocked()
 }
 
@@ -341,6 +357,7 @@ func (d *database) resync(ctx context.Context) error {
 	d.pushLocked(newUpdate(rev, prev, changes, true))
 	d.hub.metrics.revision.WithLabelValues(d.name).Set(float64(rev))
 	d.log.Info("resynced database", "rev", rev, "prev_rev", prev, "changes", len(changes))
+	d.markReadyLocked()
 	d.wakeLocked()
 	return nil
 }
@@ -398,20 +415,20 @@ func (d *database) snapshotLocked() []Row {
 	return rows
 }
 
-// backoff is a capped exponential delay for retries of the watch loop.
-type backoff struct{ next time.Duration }
+// retryDelay is a capped exponential delay for retries of the watch loop.
+type retryDelay struct{ next time.Duration }
 
 const (
 	backoffMin = 50 * time.Millisecond
 	backoffMax = 2 * time.Second
 )
 
-func newBackoff() *backoff { return &backoff{next: backoffMin} }
+func newRetryDelay() *retryDelay { return &retryDelay{next: backoffMin} }
 
-func (b *backoff) reset() { b.next = backoffMin }
+func (b *retryDelay) reset() { b.next = backoffMin }
 
 // wait waits for the current delay and doubles it; false if ctx ended.
-func (b *backoff) wait(ctx context.Context) bool {
+func (b *retryDelay) wait(ctx context.Context) bool {
 	t := time.NewTimer(b.next)
 	defer t.Stop()
 	b.next = min(b.next*2, backoffMax)
