@@ -198,3 +198,29 @@ func TestAllInOneRefusesChangedSchemaVersion(t *testing.T) {
 		t.Errorf("after the refused start, rows are %v", rows)
 	}
 }
+
+// TestRolesMatchOVSDBServer is TestAllInOneMatchesOVSDBServer with the
+// three roles as separate processes (two txnengines) on a 3-member etcd
+// cluster, and a restart of every process.
+func TestRolesMatchOVSDBServer(t *testing.T) {
+	ref := refserver.Start(t, refserver.Options{Schemas: []string{nbSchema}})
+	r := startRoles(t, []string{nbSchema}, 2)
+
+	steps := append(slices.Clone(nbScript), monitorSteps...)
+	want := runScript(t, ref.Addr(), nbScript)
+	maps.Copy(want, runMonitorScript(t, ref.Addr()))
+	got := runScript(t, r.Addr(), nbScript)
+	maps.Copy(got, runMonitorScript(t, r.Addr()))
+	compareOutputs(t, steps, want, got, "ovsdb-server", "ovsdb-etcd roles")
+
+	for _, table := range []string{"Logical_Switch", "Logical_Switch_Port", "ACL", "Logical_Router", "Logical_Router_Port", "Load_Balancer"} {
+		checkRowsInEtcd(t, r.cli, "ovsdb/default", r.Addr(), "OVN_Northbound", table)
+	}
+	before := dumpExact(t, r.Addr(), "OVN_Northbound")
+	r.restartAll()
+	if after := dumpExact(t, r.Addr(), "OVN_Northbound"); after != before {
+		t.Errorf("dump differs after restarting every process:\n--- before:\n%s\n--- after:\n%s", before, after)
+	}
+	refserver.MustRunClient(t, clientTimeout, "ovn-nbctl", "--db="+r.Addr(), "--no-leader-only", "ls-add", "after-restart")
+	checkRowsInEtcd(t, r.cli, "ovsdb/default", r.Addr(), "OVN_Northbound", "Logical_Switch")
+}

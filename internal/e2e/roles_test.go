@@ -1,0 +1,125 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/etcdtest"
+)
+
+// Settings of the role processes in tests: short leases so that failover
+// happens within seconds, and the etcd test cluster's request limit.
+const (
+	rolesLeaseTTL        = "2s"
+	rolesMaxRequestBytes = etcdtest.DefaultMaxRequestBytes
+)
+
+// roles is ovsdb-etcd as separate processes, txnengines (one leader, the
+// others standbys), one monitorhub and one frontend, on a 3-member etcd
+// cluster running in the test process.
+type roles struct {
+	t        testing.TB
+	dir      string
+	cluster  *etcdtest.Cluster
+	cli      *clientv3.Client
+	schemas  []string
+	dbs      []string
+	engines  []*proc
+	hub      *proc
+	frontend *proc
+	sock     string
+}
+
+// startRoles starts the cluster and the processes and waits until the
+// frontend serves.
+func startRoles(t testing.TB, schemas []string, engines int) *roles {
+	t.Helper()
+	r := &roles{t: t, dir: shortDir(t), schemas: schemas}
+	r.cluster = etcdtest.NewCluster(t, 3)
+	r.cli = r.cluster.Client(t)
+	for _, s := range schemas {
+		r.dbs = append(r.dbs, dbNameOf(t, s))
+	}
+	eps := strings.Join(r.cluster.Endpoints(), ",")
+	common := []string{"--etcd-endpoints", eps, "--log-level", "warn"}
+	for i := range engines {
+		args := append([]string{"txnengine"}, common...)
+		args = append(args, "--listen", "unix:"+r.engineSocket(i), "--lease-ttl", rolesLeaseTTL,
+			"--max-request-bytes", fmt.Sprint(rolesMaxRequestBytes))
+		for _, s := range schemas {
+			args = append(args, "--schema", s)
+		}
+		r.engines = append(r.engines, startProc(t, fmt.Sprintf("txnengine-%d", i), binPath, args...))
+	}
+	r.waitLeader("")
+	hubSock := filepath.Join(r.dir, "hub.sock")
+	r.hub = startProc(t, "monitorhub", binPath, append(append([]string{"monitorhub"}, common...), "--listen", "unix:"+hubSock)...)
+	r.sock = filepath.Join(r.dir, "db.sock")
+	r.frontend = startProc(t, "frontend", binPath, append(append([]string{"frontend"}, common...),
+		"--monitorhub", "unix:"+hubSock, "--remote", "punix:"+r.sock)...)
+	waitServing(t, r.frontend, r.Addr(), r.dbs)
+	return r
+}
+
+func (r *roles) engineSocket(i int) string { return filepath.Join(r.dir, fmt.Sprintf("txnengine-%d.sock", i)) }
+
+// Addr is the frontend's OVSDB address.
+func (r *roles) Addr() string { return "unix:" + r.sock }
+
+// leader returns the index of the engine that leads (from the election
+// keys in etcd), or -1.
+func (r *roles) leader(ctx context.Context) (int, error) {
+	resp, err := r.cli.Get(ctx, "ovsdb/default/_/_txnengine/", clientv3.WithPrefix(),
+		clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortAscend))
+	if err != nil {
+		return -1, err
+	}
+	for _, kv := range resp.Kvs {
+		for i := range r.engines {
+			if string(kv.Value) == "unix:"+r.engineSocket(i) {
+				return i, nil
+			}
+		}
+	}
+	return -1, nil
+}
+
+// waitLeader waits until an engine other than the one at address not (if
+// given) leads and returns its index.
+func (r *roles) waitLeader(not string) int {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(r.t.Context(), readyTimeout)
+	defer cancel()
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	for {
+		i, err := r.leader(ctx)
+		if err == nil && i >= 0 && "unix:"+r.engineSocket(i) != not {
+			return i
+		}
+		select {
+		case <-ctx.Done():
+			r.t.Fatalf("no txnengine leader after %v (last: %d, %v)", readyTimeout, i, err)
+		case <-tick.C:
+		}
+	}
+}
+
+// restartAll restarts every process, one after the other, each with
+// SIGTERM, and waits until the frontend serves again.
+func (r *roles) restartAll() {
+	r.t.Helper()
+	for _, p := range r.engines {
+		p.restart()
+	}
+	r.waitLeader("")
+	r.hub.restart()
+	r.frontend.restart()
+	waitServing(r.t, r.frontend, r.Addr(), r.dbs)
+}
