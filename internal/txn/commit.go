@@ -406,15 +406,23 @@ func (x *txn) checkIndexes() *ovsdb.Error {
 // duplicateIndex builds duplicate_index_row's error; a nil txnRow is a
 // row the transaction did not touch.
 func (x *txn) duplicateIndex(t *table, cols []*schema.Column, ua ovsdb.UUID, a *txnRow, ub ovsdb.UUID, b *txnRow) *ovsdb.Error {
-	// ovsdb-server orders the two rows by all columns, _uuid first.
-	if string(ua[:]) < string(ub[:]) {
-		ua, a, ub, b = ub, b, ua, a
-	}
 	rowOf := func(u ovsdb.UUID, r *txnRow) ovsdb.Row {
 		if r != nil {
 			return r.new
 		}
 		return t.rows[u].row
+	}
+	// ovsdb-server puts the rows in the order of all their columns, in its
+	// column iteration order, the greater first.
+	ra, rb := rowOf(ua, a), rowOf(ub, b)
+	for _, c := range t.hashCols {
+		r := columnDatum(ua, ra, c.Name, c.Type).Compare(columnDatum(ub, rb, c.Name, c.Type))
+		if r < 0 {
+			ua, a, ub, b = ub, b, ua, a
+		}
+		if r != 0 {
+			break
+		}
 	}
 	values := func(row ovsdb.Row) string {
 		parts := make([]string, len(cols))

@@ -39,6 +39,9 @@ type table struct {
 	// references.
 	cols      []*schema.Column
 	refCols   []*schema.Column
+	// hashCols are all columns, "_uuid" and "_version" included, in
+	// ovsdb-server's iteration order (see columnOrder).
+	hashCols  []*schema.Column
 	indexCols [][]*schema.Column
 	// indexes map an encoded index key to the row holding it.
 	indexes []map[string]ovsdb.UUID
@@ -71,7 +74,16 @@ func NewDatabase(s *schema.Database) *Database {
 			t.cols = append(t.cols, c)
 		}
 		sort.Slice(t.cols, func(i, j int) bool { return t.cols[i].Name < t.cols[j].Name })
-		for _, c := range t.cols {
+		names := make([]string, len(t.cols))
+		for i, c := range t.cols {
+			names[i] = c.Name
+		}
+		for _, name := range columnOrder(names) {
+			c := ts.Columns[name]
+			if c == nil {
+				continue
+			}
+			t.hashCols = append(t.hashCols, c)
 			if c.Type.Key.RefTable != "" || c.Type.Value.RefTable != "" {
 				t.refCols = append(t.refCols, c)
 			}

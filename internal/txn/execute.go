@@ -368,11 +368,7 @@ func (x *txn) parseRow(t *table, v any) (ovsdb.Row, []*schema.Column, *ovsdb.Err
 	if !ok {
 		return nil, nil, syntaxError(v, true, "", "row must be JSON object")
 	}
-	names := make([]string, 0, len(obj))
-	for k := range obj {
-		names = append(names, k)
-	}
-	sort.Strings(names)
+	names := objectOrder(obj)
 	row := make(ovsdb.Row, len(obj))
 	cols := make([]*schema.Column, 0, len(obj))
 	for _, name := range names {
@@ -438,8 +434,8 @@ func execInsert(x *txn, p *opParser, result map[string]any) *ovsdb.Error {
 		row[c.Name] = d
 	}
 	// Defaults may not satisfy the constraints (an enum, a minimum).
-	for _, c := range t.cols {
-		if d := row[c.Name]; d.Len() == 1 {
+	for _, c := range t.hashCols {
+		if d, ok := row[c.Name]; ok && d.Len() == 1 {
 			if err := c.Type.CheckDatum(d); err != nil {
 				return ovsdb.AsError(err)
 			}

@@ -3,7 +3,6 @@ package txn
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
 
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/ovsdb"
 )
@@ -139,13 +138,12 @@ func (p *opParser) member(name string, kinds memberKind) (any, bool) {
 func (p *opParser) finish() *ovsdb.Error {
 	if p.err == nil && p.obj != nil {
 		var unused []string
-		for k := range p.obj {
+		for _, k := range objectOrder(p.obj) {
 			if !p.used[k] {
 				unused = append(unused, k)
 			}
 		}
 		if len(unused) > 0 {
-			sort.Strings(unused)
 			if len(unused) > 1 {
 				s := ""
 				if len(unused) > 2 {
