@@ -1,6 +1,7 @@
 package ovsdb
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 )
@@ -87,17 +88,17 @@ func ParseUUID(s string) (UUID, error) {
 // ParseUUIDBytes is ParseUUID for a byte slice; it does not allocate.
 func ParseUUIDBytes(b []byte) (UUID, bool) { return parseUUID(b) }
 
-func unhex(c byte) (byte, bool) {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0', true
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10, true
-	case c >= 'A' && c <= 'F':
-		return c - 'A' + 10, true
+// hexVal maps a hex digit to its value plus 1, anything else to 0.
+var hexVal = func() (t [256]byte) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = byte(c-'0') + 1
 	}
-	return 0, false
-}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c] = byte(c-'a') + 11
+		t[c-'a'+'A'] = byte(c-'a') + 11
+	}
+	return t
+}()
 
 func parseUUID[T string | []byte](s T) (UUID, bool) {
 	var u UUID
@@ -110,12 +111,11 @@ func parseUUID[T string | []byte](s T) (UUID, bool) {
 			i++
 			continue
 		}
-		hi, ok1 := unhex(s[i])
-		lo, ok2 := unhex(s[i+1])
-		if !ok1 || !ok2 {
+		hi, lo := hexVal[s[i]], hexVal[s[i+1]]
+		if hi == 0 || lo == 0 {
 			return UUID{}, false
 		}
-		u[j] = hi<<4 | lo
+		u[j] = (hi-1)<<4 | (lo - 1)
 		j++
 		i += 2
 	}
@@ -140,4 +140,20 @@ func (u UUID) AppendText(dst []byte) []byte {
 	b[23] = '-'
 	hex.Encode(b[24:], u[10:])
 	return append(dst, b[:]...)
+}
+
+// Compare orders u and o as ovsdb-server's uuid_compare_3way does, which is
+// their byte order and the order of their text forms.
+func (u UUID) Compare(o UUID) int {
+	a, b := binary.BigEndian.Uint64(u[:8]), binary.BigEndian.Uint64(o[:8])
+	if a == b {
+		a, b = binary.BigEndian.Uint64(u[8:]), binary.BigEndian.Uint64(o[8:])
+	}
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }

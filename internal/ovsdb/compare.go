@@ -1,7 +1,6 @@
 package ovsdb
 
 import (
-	"bytes"
 	"slices"
 	"strings"
 )
@@ -49,7 +48,7 @@ func CompareAtoms(a, b Atom) int {
 		}
 	case UUID:
 		if y, ok := b.(UUID); ok {
-			return bytes.Compare(x[:], y[:])
+			return x.Compare(y)
 		}
 	}
 	ta, tb := AtomType(a), AtomType(b)

@@ -268,3 +268,6 @@ func utf8Len(s string) (int, bool) {
 	}
 	return n, true
 }
+
+// AppendJSONString appends s quoted as ovsdb-server writes JSON strings.
+func AppendJSONString(dst []byte, s string) []byte { return appendJSONString(dst, s) }

@@ -1,7 +1,6 @@
 package ovsdb
 
 import (
-	"bytes"
 	"slices"
 	"sort"
 	"strings"
@@ -25,7 +24,7 @@ func sortAtoms(keys []Atom) {
 			x, ok1 := a.(UUID)
 			y, ok2 := b.(UUID)
 			if ok1 && ok2 {
-				return bytes.Compare(x[:], y[:])
+				return x.Compare(y)
 			}
 			return CompareAtoms(a, b)
 		})

@@ -130,7 +130,7 @@ func appendAtom(dst []byte, at ovsdb.AtomicType, a ovsdb.Atom) ([]byte, error) {
 		}
 	case string:
 		if at == ovsdb.TypeString {
-			return ovsdb.AppendJSON(dst, x), nil
+			return ovsdb.AppendJSONString(dst, x), nil
 		}
 	case ovsdb.UUID:
 		if at == ovsdb.TypeUUID {
