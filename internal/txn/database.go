@@ -37,8 +37,8 @@ type table struct {
 	order []ovsdb.UUID
 	// cols are the user columns by name; refCols those that may hold
 	// references.
-	cols      []*schema.Column
-	refCols   []*schema.Column
+	cols    []*schema.Column
+	refCols []*schema.Column
 	// hashCols are all columns, "_uuid" and "_version" included, in
 	// ovsdb-server's iteration order (see columnOrder).
 	hashCols  []*schema.Column
