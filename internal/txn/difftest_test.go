@@ -23,6 +23,9 @@ package txn_test
 // "uuid-name": "name" got on the same side, so later transactions can refer
 // to server-generated UUIDs. A case runs even when -run filters its subtest
 // out, so the database state never depends on the filter.
+//
+// Run with -v to see the per-feature summary; DIFF_SHOW=1 also logs every
+// ovsdb-server reply.
 
 import (
 	"bytes"
@@ -197,6 +200,9 @@ func runDiffFile(t *testing.T, f diffFile, counts map[string]*featureCount) {
 			fc.fail++
 		}
 		t.Run(c.Name, func(t *testing.T) {
+			if os.Getenv("DIFF_SHOW") != "" {
+				t.Logf("ovsdb-server: %s", realRaw)
+			}
 			if ok {
 				return
 			}
