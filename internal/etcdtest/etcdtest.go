@@ -125,6 +125,7 @@ func NewCluster(t testing.TB, size int, opts ...Option) *Cluster {
 }
 
 func startCluster(t testing.TB, size int, o options) (*Cluster, error) {
+	t.Helper()
 	sockDir, err := shortTempDir(t)
 	if err != nil {
 		return nil, err
@@ -169,7 +170,8 @@ func startCluster(t testing.TB, size int, o options) (*Cluster, error) {
 // shortTempDir makes a directory for unix sockets whose path stays under
 // the 108-byte limit whatever the test's name, removed at cleanup.
 func shortTempDir(t testing.TB) (string, error) {
-	dir, err := os.MkdirTemp("", "etcdtest")
+	t.Helper()
+	dir, err := os.MkdirTemp("", "etcdtest") //nolint:usetesting // t.TempDir() paths can exceed the unix socket path limit
 	if err != nil {
 		return "", fmt.Errorf("socket directory: %w", err)
 	}

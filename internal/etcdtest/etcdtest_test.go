@@ -28,9 +28,9 @@ func put(ctx context.Context, t *testing.T, cli *clientv3.Client, key, val strin
 	return resp.Header.Revision
 }
 
-func get(ctx context.Context, t *testing.T, cli *clientv3.Client, key string, opts ...clientv3.OpOption) string {
+func get(ctx context.Context, t *testing.T, cli *clientv3.Client, key string) string {
 	t.Helper()
-	resp, err := cli.Get(ctx, key, opts...)
+	resp, err := cli.Get(ctx, key)
 	if err != nil {
 		t.Fatalf("get %q: %v", key, err)
 	}
@@ -139,10 +139,10 @@ func TestClusterStopRestart(t *testing.T) {
 	// The client fails over to a running member.
 	rev := put(ctx, t, cli, "during", "2")
 
-	if err := next.Restart(ctx); err == nil {
+	if err = next.Restart(ctx); err == nil {
 		t.Error("Restart of a running member succeeded")
 	}
-	if err := leader.Restart(ctx); err != nil {
+	if err = leader.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
 	// The restarted member catches up: a linearizable read through it

@@ -55,7 +55,10 @@ func NewProxy(t testing.TB, m *Member) *Proxy {
 			select {
 			case <-p.stop:
 				return
-			case <-s.Error():
+			case err := <-s.Error():
+				// Accept and dial errors are expected while the
+				// member is stopped; the client sees the failure.
+				_ = err
 			}
 		}
 	})

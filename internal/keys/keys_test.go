@@ -114,7 +114,7 @@ func TestCommentOrder(t *testing.T) {
 		}
 	}
 	// Pruning by range: everything before base sorts below Comment(base, 0).
-	if end := l.Comment("db", base, 0); !(want[0] < end && want[1] >= end) {
+	if end := l.Comment("db", base, 0); want[0] >= end || want[1] < end {
 		t.Errorf("range end %q does not split old from new comments %q", end, want)
 	}
 }
