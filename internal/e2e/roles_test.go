@@ -67,7 +67,9 @@ func startRoles(t testing.TB, schemas []string, engines int) *roles {
 	return r
 }
 
-func (r *roles) engineSocket(i int) string { return filepath.Join(r.dir, fmt.Sprintf("txnengine-%d.sock", i)) }
+func (r *roles) engineSocket(i int) string {
+	return filepath.Join(r.dir, fmt.Sprintf("txnengine-%d.sock", i))
+}
 
 // Addr is the frontend's OVSDB address.
 func (r *roles) Addr() string { return "unix:" + r.sock }
