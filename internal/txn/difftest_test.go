@@ -472,12 +472,31 @@ func (n *uuidNormalizer) walk(v any, at string) any {
 					}
 					return n.token(u, fmt.Sprintf("%s/details.%d", at, i))
 				})
+				e = canonicalIndexDetails(e.(string))
 			}
 			out[k] = n.walk(e, sub(k))
 		}
 		return out
 	}
 	return v
+}
+
+// canonicalIndexDetails puts the two row clauses of an index uniqueness
+// violation in a fixed order. ovsdb-server names the two clashing rows in
+// the order it meets them in a hash table, which differs from run to run
+// even for the same UUIDs, so no client can depend on that order.
+func canonicalIndexDetails(s string) string {
+	const first, second = "  First row, with UUID ", "  Second row, with UUID "
+	i := strings.Index(s, first)
+	j := strings.Index(s, second)
+	if i < 0 || j < i {
+		return s
+	}
+	a, b := s[i+len(first):j], s[j+len(second):]
+	if b < a {
+		a, b = b, a
+	}
+	return s[:i] + first + a + second + b
 }
 
 // canonical renders v as JSON with sorted object keys.
