@@ -21,12 +21,13 @@ import (
 	"go.uber.org/zap"
 )
 
-// Limits every member is started with unless an option changes them. They
-// sit well above what one OVSDB transaction of 10,000 rows or 8 MiB needs
-// (DESIGN.md "etcd limits").
+// Limits every member is started with unless an option changes them: the
+// same as txnengine's defaults for the cluster's limits, well above what
+// one OVSDB transaction of 10,000 rows or 8 MiB needs (DESIGN.md "etcd
+// limits").
 const (
 	DefaultMaxTxnOps       = 100_000
-	DefaultMaxRequestBytes = 32 << 20
+	DefaultMaxRequestBytes = 64 << 20
 
 	// ClientMaxMsgSize is the gRPC send and receive limit of clients from
 	// ClientConfig: above DefaultMaxRequestBytes, so that the server's
