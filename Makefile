@@ -95,3 +95,34 @@ deps:
 
 clean:
 	rm -rf $(BIN)
+
+# make run (engineer H): all-in-one on an embedded etcd serving the OVN
+# Northbound and Southbound databases, as ovsdb-server would for OVN:
+# punix sockets in RUN_DIR and ptcp:6641 / ptcp:6642 on 127.0.0.1. Every
+# remote serves both databases. Data persists in RUN_DIR/data across runs;
+# Ctrl-C (SIGINT) stops it cleanly.
+RUN_DIR   ?= $(BIN)/run
+NB_PORT   ?= 6641
+SB_PORT   ?= 6642
+OVN_SCHEMA_DIR ?= /usr/share/ovn
+RUN_FLAGS ?=
+
+.PHONY: run
+run: build deps
+	@mkdir -p '$(RUN_DIR)'
+	@echo "ovsdb-etcd all-in-one: OVN_Northbound and OVN_Southbound, data in $(RUN_DIR)/data"
+	@echo "  ovn-nbctl --db=unix:$(RUN_DIR)/ovnnb_db.sock show"
+	@echo "  ovn-nbctl --db=tcp:127.0.0.1:$(NB_PORT) show"
+	@echo "  ovn-sbctl --db=unix:$(RUN_DIR)/ovnsb_db.sock show"
+	@echo "  ovn-sbctl --db=tcp:127.0.0.1:$(SB_PORT) show"
+	@echo "  ovsdb-client list-dbs tcp:127.0.0.1:$(NB_PORT)"
+	@echo "Press Ctrl-C to stop."
+	exec $(BIN)/ovsdb-etcd all-in-one \
+		--data-dir '$(RUN_DIR)/data' \
+		--schema $(OVN_SCHEMA_DIR)/ovn-nb.ovsschema \
+		--schema $(OVN_SCHEMA_DIR)/ovn-sb.ovsschema \
+		--remote 'punix:$(RUN_DIR)/ovnnb_db.sock' \
+		--remote 'punix:$(RUN_DIR)/ovnsb_db.sock' \
+		--remote ptcp:$(NB_PORT):127.0.0.1 \
+		--remote ptcp:$(SB_PORT):127.0.0.1 \
+		$(RUN_FLAGS)
