@@ -24,6 +24,12 @@ const listPageSize = 1000
 // errWatchClosed: the etcd watch channel closed without an error.
 var errWatchClosed = errors.New("monitorhub: etcd watch closed")
 
+// errRevisionReplayed: the watch delivered a revision at or below the one
+// already applied. A re-established watch starts after the applied
+// revision, so this would mean a revision split across responses or a
+// replay; the hub cannot tell which, so it re-reads the database.
+var errRevisionReplayed = errors.New("monitorhub: etcd watch delivered an applied revision")
+
 // database is the hub's copy of one OVSDB database: its rows, its history
 // and its subscribers. Its run goroutine (the watch loop) is the only
 // writer of the guarded fields.
@@ -95,8 +101,8 @@ func (d *database) run(ctx context.Context) {
 			bo.reset()
 		}
 		d.hub.metrics.watchRestarts.WithLabelValues(d.name).Inc()
-		if errors.Is(err, rpctypes.ErrCompacted) {
-			d.log.Warn("watch revision compacted; re-reading the database", "rev", d.currentRev())
+		if errors.Is(err, rpctypes.ErrCompacted) || errors.Is(err, errRevisionReplayed) {
+			d.log.Warn("re-reading the database", "rev", d.currentRev(), "err", err)
 			if err := d.resync(ctx); err != nil {
 				if ctx.Err() != nil {
 					return
@@ -232,8 +238,8 @@ func (d *database) watch(ctx context.Context) (progressed bool, err error) {
 		progressed = true
 		if resp.IsProgressNotify() {
 			d.progress(resp.Header.Revision)
-		} else {
-			d.apply(resp.Events)
+		} else if err := d.apply(resp.Events); err != nil {
+			return progressed, err
 		}
 		if hr := resp.Header.GetRevision(); hr > 0 {
 			d.hub.metrics.watchLag.WithLabelValues(d.name).Set(float64(max(hr-d.currentRev(), 0)))
@@ -269,13 +275,21 @@ func (d *database) markReadyLocked() {
 
 // apply turns the events of one watch response into one Update per
 // revision. etcd never splits a revision across watch responses (the
-// watcher does not ask for fragments), so each group of equal ModRevision
-// is a whole revision. A revision at or below the applied one is a replay
-// and is dropped, so a re-established watch never duplicates a change.
-func (d *database) apply(evs []*clientv3.Event) {
+// watcher does not ask for fragments, and mvcc's watcherBatch cuts only
+// between revisions), so each group of equal ModRevision is a whole
+// revision. A revision at or below the applied one stops the apply with
+// errRevisionReplayed, and the caller re-reads the database: a change is
+// never dropped or published twice on a guess.
+func (d *database) apply(evs []*clientv3.Event) (err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	published := 0
+	defer func() {
+		d.hub.metrics.revision.WithLabelValues(d.name).Set(float64(d.rev))
+		d.hub.metrics.updatesPublished.WithLabelValues(d.name).Add(float64(published))
+		d.markReadyLocked()
+		d.wakeLocked()
+	}()
 	for i := 0; i < len(evs); {
 		rev := evs[i].Kv.ModRevision
 		j := i
@@ -285,8 +299,8 @@ func (d *database) apply(evs []*clientv3.Event) {
 		group := evs[i:j]
 		i = j
 		if rev <= d.rev {
-			d.log.Warn("dropping replayed etcd events", "rev", rev, "applied_rev", d.rev)
-			continue
+			d.log.Error("etcd watch delivered an applied revision", "rev", rev, "applied_rev", d.rev)
+			return fmt.Errorf("%w: %d after %d", errRevisionReplayed, rev, d.rev)
 		}
 		var changes []Change
 		for _, ev := range group {
@@ -314,10 +328,7 @@ func (d *database) apply(evs []*clientv3.Event) {
 			published++
 		}
 	}
-	d.hub.metrics.revision.WithLabelValues(d.name).Set(float64(d.rev))
-	d.hub.metrics.updatesPublished.WithLabelValues(d.name).Add(float64(published))
-	d.markReadyLocked()
-	d.wakeLocked()
+	return nil
 }
 
 // resync re-reads the database after its watch revision was compacted and
