@@ -159,7 +159,6 @@ func sockPath(t *testing.T) string {
 	return filepath.Join(t.TempDir(), "hub.sock")
 }
 
-
 // recorder collects the events of a Client subscription and lets a test
 // wait for a revision.
 type recorder struct {

@@ -334,4 +334,3 @@ func TestHubRestartNoGapNoDuplicate(t *testing.T) {
 	}
 	assertRows(t, rep.rows, e.etcdRows("NB"))
 }
-
