@@ -1,11 +1,11 @@
 package frontend
 
 import (
-	"fmt"
 	"reflect"
 	"sort"
 	"testing"
 
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/jsonrpc"
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/refserver"
 )
 
@@ -25,10 +25,10 @@ func transcript(t *testing.T, sock string, sc script) []any {
 	t.Helper()
 	rc := dialRaw(t, sock)
 	var out []any
-	for i, req := range sc.reqs {
+	for _, req := range sc.reqs {
 		rc.send(req)
-		id := fmt.Sprint(i + 1)
-		if !containsID(req, id) {
+		id, ok := requestID(t, req)
+		if !ok {
 			continue
 		}
 		msgs := rc.recvUntilReply(id)
@@ -41,17 +41,15 @@ func transcript(t *testing.T, sock string, sc script) []any {
 	return out
 }
 
-func containsID(req, id string) bool {
-	return len(req) > 0 && (contains(req, `"id":`+id+`}`) || contains(req, `"id":`+id+`,`))
-}
-
-func contains(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
+// requestID returns the canonical JSON of req's id, if it has one.
+func requestID(t *testing.T, req string) (string, bool) {
+	t.Helper()
+	v, err := jsonrpc.DecodeValue([]byte(req))
+	if err != nil {
+		t.Fatalf("bad script request %s: %v", req, err)
 	}
-	return false
+	id := v.(map[string]any)["id"]
+	return ovsJSON(id), id != nil
 }
 
 func monitorKey(v any) string {

@@ -86,7 +86,11 @@ func (b *fakeBackend) Transact(ctx context.Context, req *txnenginev1.TransactReq
 	if !ok {
 		return nil, fmt.Errorf("no database %q", req.GetDatabase())
 	}
-	res := txn.Execute(db, ops, txn.Options{WaitExpired: true})
+	held := map[string]bool{}
+	for _, l := range req.GetHeldLocks() {
+		held[l] = true
+	}
+	res := txn.Execute(db, ops, txn.Options{WaitExpired: true, HasLock: func(name string) bool { return held[name] }})
 	out, err := json.Marshal(res.Reply)
 	if err != nil {
 		return nil, err

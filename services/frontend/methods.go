@@ -37,6 +37,9 @@ func init() {
 		"monitor":             (*session).monitor,
 		"monitor_cond":        (*session).monitorCond,
 		"monitor_cancel":      (*session).monitorCancel,
+		"lock":                (*session).lock,
+		"steal":               (*session).steal,
+		"unlock":              (*session).unlock,
 	}
 }
 
@@ -255,8 +258,8 @@ func (s *session) dropInflight(key string, in *inflight) bool {
 	return !in.canceled
 }
 
-// heldLocks lists the locks the session holds (none until locks exist).
-func (s *session) heldLocks() []string { return nil }
+// heldLocks lists the locks the session owns, for "assert".
+func (s *session) heldLocks() []string { return s.srv.locks.held(s) }
 
 func (s *session) monitor(m *jsonrpc.Message) error     { return s.startMonitor(m, 1) }
 func (s *session) monitorCond(m *jsonrpc.Message) error { return s.startMonitor(m, 2) }

@@ -54,6 +54,7 @@ type Server struct {
 	serverID string
 	dbs      map[string]*database
 	tlsCfg   *tls.Config
+	locks    *lockTable
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -87,6 +88,7 @@ func New(ctx context.Context, cfg Config, deps Deps, opts ...Option) (*Server, e
 		serverID: deps.ServerID,
 		dbs:      map[string]*database{},
 		readyCh:  make(chan struct{}),
+		locks:    newLockTable(),
 		sessions: map[*session]struct{}{},
 	}
 	for _, o := range opts {

@@ -98,6 +98,7 @@ func (s *session) run() {
 	s.cancel()
 	s.closeMonitors()
 	s.wg.Wait()
+	s.srv.locks.releaseAll(s)
 	_ = s.conn.Close()
 }
 
