@@ -246,7 +246,9 @@ func executeLocal(db *txn.Database, ops []any, locks []string) (reply any, err e
 	opts := txn.Options{HasLock: func(name string) bool { return slices.Contains(locks, name) }}
 	res := txn.Execute(db, ops, opts)
 	if res.Blocked {
+		// ovsdb-server answered after the timeout ran out; say so.
 		opts.WaitExpired = true
+		opts.ElapsedMs = res.BlockTimeoutMs
 		res = txn.Execute(db, ops, opts)
 		if res.Blocked {
 			return nil, fmt.Errorf("still blocked with WaitExpired")
@@ -327,6 +329,8 @@ func (s *diffSide) capture(ops []any, reply any) {
 		}
 	}
 }
+
+var waitElapsedRE = regexp.MustCompile(`"wait" timed out after [0-9]+ ms`)
 
 var uuidRE = regexp.MustCompile(`[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`)
 
@@ -473,6 +477,9 @@ func (n *uuidNormalizer) walk(v any, at string) any {
 					return n.token(u, fmt.Sprintf("%s/details.%d", at, i))
 				})
 				e = canonicalIndexDetails(e.(string))
+				// The elapsed time of a timed-out wait is wall-clock time
+				// (51 ms for a 50 ms timeout on a loaded machine).
+				e = waitElapsedRE.ReplaceAllString(e.(string), `"wait" timed out after N ms`)
 			}
 			out[k] = n.walk(e, sub(k))
 		}
