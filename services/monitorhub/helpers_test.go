@@ -406,3 +406,5 @@ func counterValue(c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+func withRev(rev int64) clientv3.OpOption { return clientv3.WithRev(rev) }

@@ -3,9 +3,11 @@ package monitorhub
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/etcdtest"
 )
 
+// TestMain checks for leaked goroutines (goleak), waiting out the
+// embedded etcd's peer connections that close after a member restart.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	etcdtest.VerifyTestMain(m)
 }
