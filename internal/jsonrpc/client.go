@@ -225,11 +225,18 @@ func (c *Client) Call(ctx context.Context, method string, params ...any) (json.R
 	c.mu.Unlock()
 
 	req, err := NewRequest(id, method, params...)
-	if err == nil {
-		err = c.enc.Encode(req)
-	}
 	if err != nil {
 		c.forget(id)
+		return nil, fmt.Errorf("call %s: %w", method, err)
+	}
+	if err := c.enc.Encode(req); err != nil {
+		// A failed write leaves the stream in an unknown state: end the
+		// connection so every caller sees ErrClosed.
+		c.fail(err)
+		_ = c.conn.Close()
+		c.mu.Lock()
+		err = c.err
+		c.mu.Unlock()
 		return nil, fmt.Errorf("call %s: %w", method, err)
 	}
 	select {
@@ -275,7 +282,9 @@ func (c *Client) Close() error {
 	var err error
 	c.closeOnce.Do(func() {
 		c.fail(errors.New("closed by caller"))
-		err = c.conn.Close()
+		if cerr := c.conn.Close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) {
+			err = cerr
+		}
 	})
 	<-c.done
 	return err
