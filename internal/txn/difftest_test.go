@@ -153,7 +153,7 @@ func runDiffFile(t *testing.T, f diffFile, counts map[string]*featureCount) {
 	client := srv.Dial(ctx)
 
 	db, setupErr := newLocalDatabase(data)
-	real, local := newDiffSide(), newDiffSide()
+	refSide, ourSide := newDiffSide(), newDiffSide()
 	seen := map[string]bool{}
 	for i, c := range f.Cases {
 		if c.Name == "" || seen[c.Name] || c.Feature == "" {
@@ -161,7 +161,7 @@ func runDiffFile(t *testing.T, f diffFile, counts map[string]*featureCount) {
 		}
 		seen[c.Name] = true
 
-		realOps := substitute(c.Ops, real.named).([]any)
+		realOps := substitute(c.Ops, refSide.named).([]any)
 		realRaw, realErr := transactReal(ctx, client, dbName.Name, realOps, c.Locks)
 		var realReply any
 		if realErr == nil {
@@ -170,22 +170,22 @@ func runDiffFile(t *testing.T, f diffFile, counts map[string]*featureCount) {
 		if realErr != nil {
 			t.Fatalf("case %s: ovsdb-server: %v", c.Name, realErr)
 		}
-		real.capture(c.Ops, realReply)
+		refSide.capture(c.Ops, realReply)
 
 		var localReply any
 		localErr := setupErr
 		if localErr == nil {
-			localOps := substitute(c.Ops, local.named).([]any)
+			localOps := substitute(c.Ops, ourSide.named).([]any)
 			localReply, localErr = executeLocal(db, localOps, c.Locks)
 		}
 		if localErr == nil {
-			local.capture(c.Ops, localReply)
+			ourSide.capture(c.Ops, localReply)
 		}
 
-		wantN := real.norm.normalize(realReply, c.Name)
+		wantN := refSide.norm.normalize(realReply, c.Name)
 		var gotN any
 		if localErr == nil {
-			gotN = local.norm.normalize(localReply, c.Name)
+			gotN = ourSide.norm.normalize(localReply, c.Name)
 		}
 		want, got := canonical(wantN), canonical(gotN)
 		fc := counts[c.Feature]
