@@ -32,7 +32,11 @@ func testMain(m *testing.M) int {
 	binPath = filepath.Join(dir, "ovsdb-etcd")
 	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
 	defer cancel()
-	build := exec.CommandContext(ctx, "go", "build", "-o", binPath, "github.com/ovsdb-etcd/ovsdb-etcd/cmd/ovsdb-etcd")
+	args := []string{"build", "-o", binPath}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	build := exec.CommandContext(ctx, "go", append(args, "github.com/ovsdb-etcd/ovsdb-etcd/cmd/ovsdb-etcd")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: build ovsdb-etcd: %v\n", err)

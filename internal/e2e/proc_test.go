@@ -59,6 +59,7 @@ type proc struct {
 	out    *syncBuffer
 	exited chan struct{}
 	err    error // valid after exited is closed
+	killed bool  // the last run ended with kill
 }
 
 // startProc starts bin with args. The child is stopped in t.Cleanup and its
@@ -68,7 +69,13 @@ func startProc(t testing.TB, name, bin string, args ...string) *proc {
 	p := &proc{t: t, name: name, bin: bin, args: args, out: &syncBuffer{}}
 	p.start()
 	t.Cleanup(func() {
-		p.stop()
+		wasRunning := p.running()
+		if err := p.stop(); err != nil && wasRunning && !p.killed {
+			t.Errorf("%s: unclean exit on SIGTERM: %v", p.name, err)
+		}
+		if strings.Contains(p.out.String(), "WARNING: DATA RACE") {
+			t.Errorf("%s: the race detector reported a data race", p.name)
+		}
 		if t.Failed() {
 			p.dumpOutput()
 		}
@@ -78,6 +85,7 @@ func startProc(t testing.TB, name, bin string, args ...string) *proc {
 
 func (p *proc) start() {
 	p.t.Helper()
+	p.killed = false
 	p.cmd = exec.Command(p.bin, p.args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
@@ -133,6 +141,7 @@ func (p *proc) stop() error {
 
 // kill sends SIGKILL and waits for the child.
 func (p *proc) kill() {
+	p.killed = true
 	if p.running() {
 		_ = p.cmd.Process.Kill()
 	}
