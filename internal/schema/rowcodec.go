@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/ovsdb"
@@ -25,8 +26,17 @@ type codecColumn struct {
 }
 
 func (t *Table) buildCodec() {
-	t.codec = make([]codecColumn, 0, len(t.ColumnNames)+1)
-	for _, name := range t.ColumnNames {
+	names := t.ColumnNames
+	if len(names) == 0 { // a Table built by hand
+		for name := range t.Columns {
+			if name != ColumnUUID && name != ColumnVersion {
+				names = append(names, name)
+			}
+		}
+		slices.Sort(names)
+	}
+	t.codec = make([]codecColumn, 0, len(names)+1)
+	for _, name := range names {
 		typ := t.Columns[name].Type
 		def, err := appendDatum(nil, &typ, ovsdb.DefaultDatum(typ))
 		if err != nil {
@@ -42,17 +52,13 @@ func (t *Table) buildCodec() {
 // column missing from row is written with its default value; "_version"
 // must be present.
 func (t *Table) EncodeRow(row ovsdb.Row) ([]byte, error) {
-	if t.codec == nil {
-		t.buildCodec()
-	}
+	t.codecOnce.Do(t.buildCodec)
 	return t.AppendRow(make([]byte, 0, 64+32*len(t.codec)), row)
 }
 
 // AppendRow appends EncodeRow's text to dst.
 func (t *Table) AppendRow(dst []byte, row ovsdb.Row) ([]byte, error) {
-	if t.codec == nil {
-		t.buildCodec()
-	}
+	t.codecOnce.Do(t.buildCodec)
 	if _, ok := row[ColumnVersion]; !ok {
 		return nil, fmt.Errorf("encode %s row: no %s", t.Name, ColumnVersion)
 	}
@@ -146,9 +152,7 @@ func appendAtom(dst []byte, at ovsdb.AtomicType, a ovsdb.Atom) ([]byte, error) {
 // from data get their default values and unknown members are ignored, so
 // that rows written under an older schema still load.
 func (t *Table) DecodeRow(data []byte) (ovsdb.Row, error) {
-	if t.codec == nil {
-		t.buildCodec()
-	}
+	t.codecOnce.Do(t.buildCodec)
 	row := make(ovsdb.Row, len(t.codec))
 	d := decoder{data: data}
 	d.skipSpace()

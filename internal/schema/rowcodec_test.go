@@ -192,3 +192,17 @@ func BenchmarkDecodeRow(b *testing.B) {
 		})
 	}
 }
+
+func TestRowCodecHandBuiltTable(t *testing.T) {
+	tbl := &Table{Name: "H", Columns: map[string]*Column{
+		"b": {Name: "b", Type: ovsdb.ScalarType(ovsdb.TypeInteger)},
+		"a": {Name: "a", Type: ovsdb.ScalarType(ovsdb.TypeString)},
+	}}
+	data, err := tbl.EncodeRow(ovsdb.Row{"a": ovsdb.NewSet("x"), ColumnVersion: ovsdb.NewSet(version1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"a":"x","b":0,"_version":["uuid","ab000000-0000-0000-0000-0000000000cd"]}`; string(data) != want {
+		t.Fatalf("EncodeRow = %s, want %s", data, want)
+	}
+}

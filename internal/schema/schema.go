@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/ovsdb"
 )
@@ -39,8 +40,10 @@ type Table struct {
 	// byte order.
 	ColumnNames []string
 
-	// codec is the precomputed row encoding, built by Parse.
-	codec []codecColumn
+	// codec is the precomputed row encoding, built once by Parse or on
+	// first use for a Table built by hand.
+	codecOnce sync.Once
+	codec     []codecColumn
 }
 
 // Column is one column's schema.
@@ -153,7 +156,7 @@ func FromJSON(v any) (*Database, error) {
 				}
 			}
 		}
-		t.buildCodec()
+		t.codecOnce.Do(t.buildCodec)
 	}
 	return db, nil
 }
