@@ -45,6 +45,12 @@ type allInOneConfig struct {
 }
 
 func newAllInOneCmd() *cobra.Command {
+	cmd, _ := newAllInOne()
+	return cmd
+}
+
+// newAllInOne returns the command and the configuration its flags fill.
+func newAllInOne() (*cobra.Command, *allInOneConfig) {
 	c := &allInOneConfig{
 		txn: txnengine.NewConfig(),
 		hub: monitorhub.NewConfig(),
@@ -71,7 +77,7 @@ func newAllInOneCmd() *cobra.Command {
 	if err := mergeFlags(fs, allInOneSkipFlags, txnFS, hubFS, feFS); err != nil {
 		panic(fmt.Sprintf("all-in-one flags: %v", err)) // a programming error
 	}
-	return cmd
+	return cmd, c
 }
 
 // etcdClientConfig is the etcd client every role of all-in-one shares.
