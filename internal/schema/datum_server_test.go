@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -89,9 +90,14 @@ func startDM(t *testing.T) (*ovsdb.Type, *Table, *jsonrpc.Client) {
 
 func transact(t *testing.T, c *jsonrpc.Client, ops string) []any {
 	t.Helper()
+	return transactDB(t, c, "DM", ops)
+}
+
+func transactDB(t *testing.T, c *jsonrpc.Client, db, ops string) []any {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), callTimeout)
 	defer cancel()
-	params := decodeJSON(t, []byte(`["DM",`+ops+`]`)).([]any)
+	params := decodeJSON(t, []byte(`[`+strconv.Quote(db)+`,`+ops+`]`)).([]any)
 	raw, err := c.Call(ctx, "transact", params...)
 	if err != nil {
 		t.Fatalf("transact %s: %v", ops, err)
@@ -194,6 +200,47 @@ func TestCheckDatumMatchesServer(t *testing.T) {
 				t.Fatalf("server rejected the mutation with %s, CheckDatum accepted", canon(second))
 			}
 			if g, w := canon(ovsdb.AsError(err).JSON()), canon(second); g != w {
+				t.Fatalf("error\n got: %s\nwant: %s", g, w)
+			}
+		})
+	}
+}
+
+// TestParseDatumMatchesServerNB sends bad values for constrained columns
+// of the OVN Northbound ACL table; the first error is the column's, since
+// a row's columns are parsed before defaults are checked.
+func TestParseDatumMatchesServerNB(t *testing.T) {
+	const nbPath = "/usr/share/ovn/ovn-nb.ovsschema"
+	data, err := os.ReadFile(nbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := refserver.Start(t, refserver.Options{Schemas: []string{nbPath}}).Dial(t.Context())
+	acl := db.Tables["ACL"]
+	cases := []struct{ col, value string }{
+		{"priority", `32768`}, {"priority", `-1`}, {"priority", `1.5`}, {"priority", `"1"`},
+		{"action", `"bogus"`}, {"action", `["set",[]]`}, {"action", `["set",["drop","allow"]]`},
+		{"direction", `5`}, {"direction", `"inbound"`}, {"severity", `"x"`}, {"severity", `["set",["alert","info"]]`},
+		{"name", `"` + strings.Repeat("n", 64) + `"`}, {"log", `"yes"`}, {"label", `4294967296`}, {"label", `-5`},
+		{"external_ids", `["map",[["a","b"],["a","c"]]]`}, {"external_ids", `["map",[["a",1]]]`}, {"external_ids", `{"a":"b"}`},
+		{"meter", `["set",["a","b"]]`},
+	}
+	for i, tc := range cases {
+		t.Run(fmt.Sprintf("%d_%s", i, tc.col), func(t *testing.T) {
+			reply := transactDB(t, c, db.Name, fmt.Sprintf(`{"op":"insert","table":"ACL","row":{%q:%s}}`, tc.col, tc.value))
+			first, _ := reply[0].(map[string]any)
+			if _, failed := first["error"]; !failed {
+				t.Fatalf("server accepted %s = %s: %s", tc.col, tc.value, canon(reply))
+			}
+			_, err := ovsdb.ParseDatum(acl.Columns[tc.col].Type, decodeJSON(t, []byte(tc.value)), nil)
+			if err == nil {
+				t.Fatalf("ParseDatum accepted %s = %s; server: %s", tc.col, tc.value, canon(first))
+			}
+			if g, w := canon(ovsdb.AsError(err).JSON()), canon(first); g != w {
 				t.Fatalf("error\n got: %s\nwant: %s", g, w)
 			}
 		})
