@@ -23,6 +23,9 @@ BUF_AGAINST_REF ?= HEAD~1
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := openvswitch-common openvswitch-switch ovn-common ovn-central python3-openvswitch
+# python3-openvswitch installs the OVS Python IDL for Debian's python3, not
+# for whatever python3 comes first in PATH.
+DEB_PYTHON   := /usr/bin/python3
 
 .PHONY: all build test check verify vet lint fmt-check tidy-check proto proto-check \
 	buf-lint buf-breaking deps clean
@@ -85,7 +88,7 @@ deps:
 	done; \
 	[ -f /usr/share/ovn/ovn-nb.ovsschema ] || missing=1; \
 	[ -f /usr/share/openvswitch/vswitch.ovsschema ] || missing=1; \
-	python3 -c 'import ovs.db.idl' 2>/dev/null || missing=1; \
+	$(DEB_PYTHON) -c 'import ovs.db.idl' 2>/dev/null || missing=1; \
 	if [ $$missing = 1 ]; then \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q; \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(DEB_PACKAGES); \
