@@ -15,9 +15,9 @@ import (
 
 // Client defaults.
 const (
-	DefaultClientMaxRetries = 10
-	DefaultClientBackoffMin = 50 * time.Millisecond
-	DefaultClientBackoffMax = 2 * time.Second
+	DefaultClientMaxRetries     = 10
+	DefaultClientInitialBackoff = 50 * time.Millisecond
+	DefaultClientMaxBackoff     = 2 * time.Second
 )
 
 // EventKind says what an Event carries.
@@ -60,11 +60,11 @@ type Event struct {
 // Client subscribes to a monitorhub's Watch streams. It is safe for
 // concurrent use.
 type Client struct {
-	hub        monitorhubv1.MonitorHubServiceClient
-	log        *slog.Logger
-	maxRetries int
-	backoffMin time.Duration
-	backoffMax time.Duration
+	hub            monitorhubv1.MonitorHubServiceClient
+	log            *slog.Logger
+	maxRetries     int
+	initialBackoff time.Duration
+	maxBackoff     time.Duration
 }
 
 // ClientOption configures a Client.
@@ -77,12 +77,12 @@ func WithClientLogger(l *slog.Logger) ClientOption {
 
 // WithRetries bounds the consecutive failed attempts (streams that
 // delivered nothing) before Subscribe gives up, and their backoff.
-func WithRetries(maxRetries int, backoffMin, backoffMax time.Duration) ClientOption {
+func WithRetries(maxRetries int, initialBackoff, maxBackoff time.Duration) ClientOption {
 	return func(c *Client) error {
-		if maxRetries < 0 || backoffMin <= 0 || backoffMax < backoffMin {
+		if maxRetries < 0 || initialBackoff <= 0 || maxBackoff < initialBackoff {
 			return errors.New("monitorhub: invalid retry options")
 		}
-		c.maxRetries, c.backoffMin, c.backoffMax = maxRetries, backoffMin, backoffMax
+		c.maxRetries, c.initialBackoff, c.maxBackoff = maxRetries, initialBackoff, maxBackoff
 		return nil
 	}
 }
@@ -91,11 +91,11 @@ func WithRetries(maxRetries int, backoffMin, backoffMax time.Duration) ClientOpt
 // caller owns it and adds otelgrpc and its interceptors).
 func NewClient(conn grpc.ClientConnInterface, opts ...ClientOption) (*Client, error) {
 	c := &Client{
-		hub:        monitorhubv1.NewMonitorHubServiceClient(conn),
-		log:        slog.Default(),
-		maxRetries: DefaultClientMaxRetries,
-		backoffMin: DefaultClientBackoffMin,
-		backoffMax: DefaultClientBackoffMax,
+		hub:            monitorhubv1.NewMonitorHubServiceClient(conn),
+		log:            slog.Default(),
+		maxRetries:     DefaultClientMaxRetries,
+		initialBackoff: DefaultClientInitialBackoff,
+		maxBackoff:     DefaultClientMaxBackoff,
 	}
 	for _, o := range opts {
 		if err := o(c); err != nil {
@@ -131,7 +131,7 @@ func (e *handlerError) Unwrap() error { return e.err }
 func (c *Client) Subscribe(ctx context.Context, database string, fromRev int64, fn func(Event) error) error {
 	last := fromRev
 	failures := 0
-	delay := c.backoffMin
+	delay := c.initialBackoff
 	for {
 		delivered, err := c.stream(ctx, database, &last, fn)
 		if he, ok := errors.AsType[*handlerError](err); ok {
@@ -144,7 +144,7 @@ func (c *Client) Subscribe(ctx context.Context, database string, fromRev int64, 
 			return fmt.Errorf("watch %q from revision %d: %w", database, last, err)
 		}
 		if delivered {
-			failures, delay = 0, c.backoffMin
+			failures, delay = 0, c.initialBackoff
 		}
 		failures++
 		if failures > c.maxRetries {
@@ -158,7 +158,7 @@ func (c *Client) Subscribe(ctx context.Context, database string, fromRev int64, 
 			t.Stop()
 			return ctx.Err()
 		}
-		delay = min(delay*2, c.backoffMax)
+		delay = min(delay*2, c.maxBackoff)
 	}
 }
 

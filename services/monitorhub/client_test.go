@@ -26,7 +26,7 @@ func TestClientSnapshotChunksAndResume(t *testing.T) {
 	g := serveHub(t, cfg, e.cli, sock)
 
 	chunks := &chunkCounter{}
-	runServe(t, g.h, "NB", 0, chunks)
+	runServe(t, g.h, 0, chunks)
 	chunks.waitSnapshot(t)
 	if chunks.n < 5 {
 		t.Fatalf("snapshot of 50 rows in %d chunks of <= 200 bytes", chunks.n)

@@ -38,7 +38,7 @@ func TestCompactionUnderTheHubResyncs(t *testing.T) {
 	r := newRecorder()
 	var mu sync.Mutex
 	var repErr error
-	subscribe(t, dial(t, sock), "NB", 0, func(ev Event) error {
+	subscribe(t, dial(t, sock), "NB", func(ev Event) error {
 		mu.Lock()
 		if err := rep.apply(ev); err != nil && repErr == nil {
 			repErr = err
@@ -65,7 +65,7 @@ func TestCompactionUnderTheHubResyncs(t *testing.T) {
 	// compacted revision.
 	corrupted := make(chan struct{})
 	var once sync.Once
-	p.ModifyRx(func(data []byte) []byte {
+	p.ModifyRx(func([]byte) []byte {
 		once.Do(func() { close(corrupted) })
 		return bytes.Repeat([]byte{0xff}, 64<<10)
 	})
@@ -90,7 +90,7 @@ func TestCompactionUnderTheHubResyncs(t *testing.T) {
 	if rep.snapshots != 1 {
 		t.Fatalf("%d snapshots, want 1: the resync reaches subscribers as an update", rep.snapshots)
 	}
-	assertRows(t, rep.rows, e.etcdRows("NB"))
+	assertRows(t, rep.rows, e.etcdRows())
 }
 
 // TestStartAfterCompaction starts a hub whose history rebuild reaches
@@ -121,7 +121,7 @@ func TestStartAfterCompaction(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &fakeSender{}
-			runServe(t, h, "NB", tc.from, s)
+			runServe(t, h, tc.from, s)
 			s.waitRev(t, revs[9])
 			if got := s.snapshotRev() != 0; got != tc.snapshot {
 				t.Fatalf("snapshot sent: %v, want %v", got, tc.snapshot)

@@ -103,11 +103,11 @@ func (d *database) run(ctx context.Context) {
 		d.hub.metrics.watchRestarts.WithLabelValues(d.name).Inc()
 		if errors.Is(err, rpctypes.ErrCompacted) || errors.Is(err, errRevisionReplayed) {
 			d.log.Warn("re-reading the database", "rev", d.currentRev(), "err", err)
-			if err := d.resync(ctx); err != nil {
+			if rerr := d.resync(ctx); rerr != nil {
 				if ctx.Err() != nil {
 					return
 				}
-				d.log.Warn("resync database", "err", err)
+				d.log.Warn("resync database", "err", rerr)
 				bo.wait(ctx)
 			}
 			continue
@@ -430,19 +430,19 @@ func (d *database) snapshotLocked() []Row {
 type retryDelay struct{ next time.Duration }
 
 const (
-	backoffMin = 50 * time.Millisecond
-	backoffMax = 2 * time.Second
+	initialBackoff = 50 * time.Millisecond
+	maxBackoff     = 2 * time.Second
 )
 
-func newRetryDelay() *retryDelay { return &retryDelay{next: backoffMin} }
+func newRetryDelay() *retryDelay { return &retryDelay{next: initialBackoff} }
 
-func (b *retryDelay) reset() { b.next = backoffMin }
+func (b *retryDelay) reset() { b.next = initialBackoff }
 
 // wait waits for the current delay and doubles it; false if ctx ended.
 func (b *retryDelay) wait(ctx context.Context) bool {
 	t := time.NewTimer(b.next)
 	defer t.Stop()
-	b.next = min(b.next*2, backoffMax)
+	b.next = min(b.next*2, maxBackoff)
 	select {
 	case <-t.C:
 		return true

@@ -27,7 +27,7 @@ func TestEtcdLeaderLossNoGapNoDuplicate(t *testing.T) {
 	r := newRecorder()
 	var mu sync.Mutex
 	var repErr error
-	subscribe(t, dial(t, sock), "NB", 0, func(ev Event) error {
+	subscribe(t, dial(t, sock), "NB", func(ev Event) error {
 		mu.Lock()
 		if err := rep.apply(ev); err != nil && repErr == nil {
 			repErr = err
@@ -79,7 +79,7 @@ func TestEtcdLeaderLossNoGapNoDuplicate(t *testing.T) {
 	if want := e.rowRevisions("NB", start, last); !slices.Equal(rep.updates, want) {
 		t.Fatalf("updates %v, want the revisions etcd holds %v", rep.updates, want)
 	}
-	assertRows(t, rep.rows, e.etcdRows("NB"))
+	assertRows(t, rep.rows, e.etcdRows())
 }
 
 // rowRevisions replays etcd's history of db in (from, to] and returns the

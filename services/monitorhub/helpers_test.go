@@ -2,6 +2,7 @@ package monitorhub
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -156,6 +157,7 @@ func dial(t *testing.T, sock string) *grpc.ClientConn {
 }
 
 func sockPath(t *testing.T) string {
+	t.Helper()
 	return filepath.Join(t.TempDir(), "hub.sock")
 }
 
@@ -219,8 +221,9 @@ func (r *recorder) updates() []Event {
 	return out
 }
 
-// subscribe runs Client.Subscribe in a goroutine owned by the test.
-func subscribe(t *testing.T, conn grpc.ClientConnInterface, db string, from int64, fn func(Event) error) {
+// subscribe runs Client.Subscribe from revision 0 in a goroutine owned
+// by the test.
+func subscribe(t *testing.T, conn grpc.ClientConnInterface, db string, fn func(Event) error) {
 	t.Helper()
 	c, err := NewClient(conn, WithRetries(100, 10*time.Millisecond, 200*time.Millisecond),
 		WithClientLogger(slog.New(slog.DiscardHandler)))
@@ -229,10 +232,10 @@ func subscribe(t *testing.T, conn grpc.ClientConnInterface, db string, from int6
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- c.Subscribe(ctx, db, from, fn) }()
+	go func() { done <- c.Subscribe(ctx, db, 0, fn) }()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != context.Canceled {
+		if err := <-done; !errors.Is(err, context.Canceled) {
 			t.Errorf("Subscribe returned %v, want context.Canceled", err)
 		}
 	})
@@ -356,15 +359,15 @@ func (f *fakeSender) waitRev(t *testing.T, rev int64) {
 	f.wait(t, fmt.Sprintf("revision %d", rev), func() bool { return f.rev >= rev })
 }
 
-// runServe runs h.serve in a goroutine stopped at cleanup.
-func runServe(t *testing.T, h *Hub, db string, from int64, s sender) {
+// runServe runs h.serve on database NB in a goroutine stopped at cleanup.
+func runServe(t *testing.T, h *Hub, from int64, s sender) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- h.serve(ctx, db, from, s) }()
+	go func() { done <- h.serve(ctx, "NB", from, s) }()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != context.Canceled {
+		if err := <-done; !errors.Is(err, context.Canceled) {
 			t.Errorf("serve returned %v, want context.Canceled", err)
 		}
 	})

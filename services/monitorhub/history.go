@@ -86,11 +86,11 @@ func (h *history) indexAfter(rev int64) int {
 	return h.start + sort.Search(len(live), func(i int) bool { return live[i].Rev > rev })
 }
 
-// after returns up to max updates with Rev > rev (a copy of the slice, so
+// after returns up to n updates with Rev > rev (a copy of the slice, so
 // the caller may use it without the lock).
-func (h *history) after(rev int64, max int) []*Update {
+func (h *history) after(rev int64, n int) []*Update {
 	i := h.indexAfter(rev)
-	j := min(len(h.entries), i+max)
+	j := min(len(h.entries), i+n)
 	return append([]*Update(nil), h.entries[i:j]...)
 }
 

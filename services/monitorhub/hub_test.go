@@ -26,7 +26,7 @@ func TestSnapshotThenUpdates(t *testing.T) {
 	sock := sockPath(t)
 	serveHub(t, testConfig(), e.cli, sock)
 	r := newRecorder()
-	subscribe(t, dial(t, sock), "NB", 0, r.fn)
+	subscribe(t, dial(t, sock), "NB", r.fn)
 	r.waitRev(t, rev0)
 
 	ins := e.putRow("NB", "ACL", newUUID(), `{"name":"d"}`)
@@ -50,7 +50,7 @@ func TestSnapshotThenUpdates(t *testing.T) {
 	if !slices.Equal(rep.updates, []int64{ins, mod, del}) {
 		t.Fatalf("update revisions %v, want %v", rep.updates, []int64{ins, mod, del})
 	}
-	assertRows(t, rep.rows, e.etcdRows("NB"))
+	assertRows(t, rep.rows, e.etcdRows())
 }
 
 func TestEtcdTxnIsOneUpdate(t *testing.T) {
@@ -124,7 +124,7 @@ func TestResumeFromHistory(t *testing.T) {
 	cfg.HistoryMaxTxns = 5
 	h := startHub(t, cfg, e.cli)
 	first := &fakeSender{}
-	runServe(t, h, "NB", 0, first)
+	runServe(t, h, 0, first)
 	first.waitSnapshot(t)
 	id := newUUID()
 	var revs []int64
@@ -148,7 +148,7 @@ func TestResumeFromHistory(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &fakeSender{}
-			runServe(t, h, "NB", tc.from, s)
+			runServe(t, h, tc.from, s)
 			if tc.snapshot {
 				s.waitSnapshot(t)
 				if got := s.snapshotRev(); got < revs[7] {
@@ -224,7 +224,7 @@ func TestProgressAdvancesIdleDatabase(t *testing.T) {
 	sock := sockPath(t)
 	serveHub(t, testConfig(), e.cli, sock)
 	r := newRecorder()
-	subscribe(t, dial(t, sock), "NB", 0, r.fn)
+	subscribe(t, dial(t, sock), "NB", r.fn)
 	r.waitRev(t, 1) // the snapshot
 	var rev int64
 	for range 3 {
@@ -255,7 +255,7 @@ func TestOneEtcdWatchPerDatabase(t *testing.T) {
 	recs := make([]*recorder, subscribers)
 	for i := range recs {
 		recs[i] = newRecorder()
-		subscribe(t, conn, dbs[i%2], 0, recs[i].fn)
+		subscribe(t, conn, dbs[i%2], recs[i].fn)
 	}
 	for _, r := range recs {
 		r.waitRev(t, 1) // the snapshot
@@ -303,7 +303,7 @@ func TestHubRestartNoGapNoDuplicate(t *testing.T) {
 		}
 		return r.fn(ev)
 	}
-	subscribe(t, dial(t, sock), "NB", 0, fn)
+	subscribe(t, dial(t, sock), "NB", fn)
 	r.waitRev(t, 1) // the snapshot
 	ids := []string{newUUID(), newUUID(), newUUID()}
 	var want []int64
@@ -332,5 +332,5 @@ func TestHubRestartNoGapNoDuplicate(t *testing.T) {
 	if !slices.Equal(rep.updates, want) {
 		t.Fatalf("updates %v, want %v", rep.updates, want)
 	}
-	assertRows(t, rep.rows, e.etcdRows("NB"))
+	assertRows(t, rep.rows, e.etcdRows())
 }

@@ -52,8 +52,9 @@ func (r *replica) apply(ev Event) error {
 	return nil
 }
 
-// etcdRows reads the rows of db from etcd as a replica map.
-func (e *env) etcdRows(db string) map[string]string {
+// etcdRows reads the rows of database NB from etcd as a replica map.
+func (e *env) etcdRows() map[string]string {
+	const db = "NB"
 	e.t.Helper()
 	rows := map[string]string{}
 	resp, err := e.cli.Get(e.t.Context(), testLayout.DB(db), withPrefix())

@@ -38,7 +38,7 @@ func (s *server) Watch(req *monitorhubv1.WatchRequest, stream grpc.ServerStreami
 	return toStatus(err)
 }
 
-func (s *server) Status(ctx context.Context, _ *monitorhubv1.StatusRequest) (*monitorhubv1.StatusResponse, error) {
+func (s *server) Status(_ context.Context, _ *monitorhubv1.StatusRequest) (*monitorhubv1.StatusResponse, error) {
 	resp := &monitorhubv1.StatusResponse{}
 	for _, st := range s.h.Status() {
 		resp.Databases = append(resp.Databases, &monitorhubv1.DatabaseStatus{

@@ -55,7 +55,7 @@ func TestStalledSubscriberIsClosedResumably(t *testing.T) {
 	conn := dial(t, sock)
 	for i := range others {
 		others[i] = newRecorder()
-		subscribe(t, conn, "NB", 0, others[i].fn)
+		subscribe(t, conn, "NB", others[i].fn)
 		others[i].waitRev(t, 1)
 	}
 	big := `{"pad":"` + strings.Repeat("x", 8<<10) + `"}`
@@ -98,7 +98,7 @@ func TestStalledSubscriberIsClosedResumably(t *testing.T) {
 
 	// Resume: exactly the rest, from the history, no snapshot.
 	rest := &fakeSender{}
-	runServe(t, g.h, "NB", lastSent, rest)
+	runServe(t, g.h, lastSent, rest)
 	rest.waitRev(t, last)
 	if rest.snapshotRev() != 0 {
 		t.Fatal("resume after lagging sent a snapshot")

@@ -73,7 +73,6 @@ func (h *Hub) serve(ctx context.Context, name string, fromRev int64, s sender) e
 		if err := h.sendSnapshot(cursor, snap, s); err != nil {
 			return err
 		}
-		snap = nil
 	}
 
 	caughtUp := cursor >= target
