@@ -31,10 +31,12 @@ type rowKey struct {
 type table struct {
 	ts   *schema.Table
 	name string
-	// rows holds the committed rows; order lists their UUIDs in a stable
+	// rows holds the committed rows; order lists them in a stable
 	// iteration order (pos in entry indexes it).
 	rows  map[ovsdb.UUID]*entry
-	order []ovsdb.UUID
+	order []*entry
+	// defaults are the columns' default datums, shared by inserted rows.
+	defaults map[string]ovsdb.Datum
 	// cols are the user columns by name; refCols those that may hold
 	// references.
 	cols    []*schema.Column
@@ -52,8 +54,9 @@ type table struct {
 }
 
 type entry struct {
-	row ovsdb.Row
-	pos int
+	uuid ovsdb.UUID
+	row  ovsdb.Row
+	pos  int
 }
 
 // NewDatabase returns an empty database of schema s.
@@ -66,6 +69,7 @@ func NewDatabase(s *schema.Database) *Database {
 			rows:     map[ovsdb.UUID]*entry{},
 			strongIn: map[ovsdb.UUID]int{},
 			weakIn:   map[ovsdb.UUID]map[rowKey]int{},
+			defaults: map[string]ovsdb.Datum{},
 		}
 		for cname, c := range ts.Columns {
 			if cname == "_uuid" || cname == "_version" {
@@ -74,6 +78,9 @@ func NewDatabase(s *schema.Database) *Database {
 			t.cols = append(t.cols, c)
 		}
 		sort.Slice(t.cols, func(i, j int) bool { return t.cols[i].Name < t.cols[j].Name })
+		for _, c := range t.cols {
+			t.defaults[c.Name] = ovsdb.DefaultDatum(c.Type)
+		}
 		names := make([]string, len(t.cols))
 		for i, c := range t.cols {
 			names[i] = c.Name
@@ -118,7 +125,7 @@ func (db *Database) Put(tableName string, uuid ovsdb.UUID, row ovsdb.Row) error 
 		if d, ok := row[c.Name]; ok {
 			full[c.Name] = d
 		} else {
-			full[c.Name] = ovsdb.DefaultDatum(c.Type)
+			full[c.Name] = t.defaults[c.Name]
 		}
 	}
 	if v, ok := row["_version"]; ok {
@@ -157,8 +164,8 @@ func (db *Database) Range(tableName string, fn func(uuid ovsdb.UUID, row ovsdb.R
 	if t == nil {
 		return
 	}
-	for _, u := range t.order {
-		if !fn(u, t.rows[u].row) {
+	for _, e := range t.order {
+		if !fn(e.uuid, e.row) {
 			return
 		}
 	}
@@ -173,7 +180,8 @@ func (db *Database) setRow(t *table, uuid ovsdb.UUID, row ovsdb.Row) {
 			last := len(t.order) - 1
 			moved := t.order[last]
 			t.order[e.pos] = moved
-			t.rows[moved].pos = e.pos
+			moved.pos = e.pos
+			t.order[last] = nil
 			t.order = t.order[:last]
 			delete(t.rows, uuid)
 			return
@@ -183,8 +191,9 @@ func (db *Database) setRow(t *table, uuid ovsdb.UUID, row ovsdb.Row) {
 		if row == nil {
 			return
 		}
-		t.rows[uuid] = &entry{row: row, pos: len(t.order)}
-		t.order = append(t.order, uuid)
+		e := &entry{uuid: uuid, row: row, pos: len(t.order)}
+		t.rows[uuid] = e
+		t.order = append(t.order, e)
 	}
 	db.linkRow(t, uuid, row)
 }

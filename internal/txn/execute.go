@@ -324,18 +324,19 @@ func (x *txn) query(t *table, cond *Condition) []match {
 		return out
 	}
 	tt := x.tables[t]
-	for _, u := range t.order {
-		row := t.rows[u].row
-		if tt != nil {
-			if tr := tt.rows[u]; tr != nil {
+	overlay := tt != nil && len(tt.rows) > 0
+	for _, e := range t.order {
+		row := e.row
+		if overlay {
+			if tr := tt.rows[e.uuid]; tr != nil {
 				row = tr.new
 				if row == nil {
 					continue
 				}
 			}
 		}
-		if cond.Match(u, row) {
-			out = append(out, match{u, row})
+		if cond.Match(e.uuid, row) {
+			out = append(out, match{e.uuid, row})
 		}
 	}
 	if tt != nil {
@@ -368,22 +369,45 @@ func (x *txn) parseRow(t *table, v any) (ovsdb.Row, []*schema.Column, *ovsdb.Err
 	if !ok {
 		return nil, nil, syntaxError(v, true, "", "row must be JSON object")
 	}
-	names := objectOrder(obj)
+	// Members in byte order, so that named-uuids get their UUIDs in a
+	// deterministic order.
+	names := make([]string, 0, len(obj))
+	for name := range obj {
+		names = append(names, name)
+	}
+	sort.Strings(names)
 	row := make(ovsdb.Row, len(obj))
 	cols := make([]*schema.Column, 0, len(obj))
+	ok = true
 	for _, name := range names {
 		c := t.ts.Columns[name]
 		if c == nil {
-			return nil, nil, syntaxError(v, true, ovsdb.TagUnknownColumn, "No column %s in table %s.", name, t.name)
+			ok = false
+			break
 		}
 		d, err := ovsdb.ParseDatum(c.Type, obj[name], x)
 		if err != nil {
-			return nil, nil, ovsdb.AsError(err)
+			ok = false
+			break
 		}
 		row[name] = d
 		cols = append(cols, c)
 	}
-	return row, cols, nil
+	if ok {
+		return row, cols, nil
+	}
+	// Something is wrong: find the error ovsdb-server reports first, in
+	// its order of the object's members.
+	for _, name := range objectOrder(obj) {
+		c := t.ts.Columns[name]
+		if c == nil {
+			return nil, nil, syntaxError(v, true, ovsdb.TagUnknownColumn, "No column %s in table %s.", name, t.name)
+		}
+		if _, err := ovsdb.ParseDatum(c.Type, obj[name], x); err != nil {
+			return nil, nil, ovsdb.AsError(err)
+		}
+	}
+	return nil, nil, ovsdb.NewError(ovsdb.TagInternalError, "row parse failed without an error")
 }
 
 func execInsert(x *txn, p *opParser, result map[string]any) *ovsdb.Error {
@@ -429,7 +453,7 @@ func execInsert(x *txn, p *opParser, result map[string]any) *ovsdb.Error {
 	for _, c := range t.cols {
 		d, ok := given[c.Name]
 		if !ok {
-			d = ovsdb.DefaultDatum(c.Type)
+			d = t.defaults[c.Name]
 		}
 		row[c.Name] = d
 	}
@@ -564,7 +588,12 @@ func execUpdate(x *txn, p *opParser, result map[string]any) *ovsdb.Error {
 	}
 	for _, c := range cols {
 		if !isMutable(c) {
-			return syntaxError(p.obj, true, ovsdb.TagConstraintViolation, "Cannot update immutable column %s in table %s.", c.Name, t.name)
+			// Report the first in ovsdb-server's order of the members.
+			for _, name := range objectOrder(rowJSON.(map[string]any)) {
+				if c := t.ts.Columns[name]; !isMutable(c) {
+					return syntaxError(p.obj, true, ovsdb.TagConstraintViolation, "Cannot update immutable column %s in table %s.", c.Name, t.name)
+				}
+			}
 		}
 	}
 	cond, err := parseCondition(t.ts, where, x)

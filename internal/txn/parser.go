@@ -29,13 +29,13 @@ const (
 type opParser struct {
 	obj  map[string]any // nil when the operation is not an object
 	raw  any
-	name string
+	i, n int // the operation's position, for error details
 	used map[string]bool
 	err  *ovsdb.Error
 }
 
 func newOpParser(op any, i, n int) *opParser {
-	p := &opParser{raw: op, name: fmt.Sprintf("ovsdb operation %d of %d", i, n), used: map[string]bool{}}
+	p := &opParser{raw: op, i: i, n: n, used: make(map[string]bool, 4)}
 	if m, ok := op.(map[string]any); ok {
 		p.obj = m
 	} else {
@@ -49,7 +49,7 @@ func (p *opParser) raise(format string, args ...any) {
 		return
 	}
 	msg := fmt.Sprintf(format, args...)
-	p.err = syntaxError(p.obj, p.obj != nil, "", "Parsing %s failed: %s", p.name, msg)
+	p.err = syntaxError(p.obj, p.obj != nil, "", "Parsing ovsdb operation %d of %d failed: %s", p.i, p.n, msg)
 }
 
 func isID(s string) bool {
@@ -136,7 +136,7 @@ func (p *opParser) member(name string, kinds memberKind) (any, bool) {
 // finish is ovsdb_parser_finish: the parser's error, or one for members
 // that were never asked for.
 func (p *opParser) finish() *ovsdb.Error {
-	if p.err == nil && p.obj != nil {
+	if p.err == nil && p.obj != nil && len(p.used) < len(p.obj) {
 		var unused []string
 		for _, k := range objectOrder(p.obj) {
 			if !p.used[k] {
