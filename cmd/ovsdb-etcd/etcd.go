@@ -9,9 +9,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/ovsdb-etcd/ovsdb-etcd/services/txnengine"
 )
@@ -35,6 +38,35 @@ const (
 type embeddedEtcd struct {
 	etcd      *embed.Etcd
 	endpoints []string
+	// closing silences etcd's log while Close runs: etcd reports each
+	// listener it closes as an error ("setting up serving from embedded
+	// etcd failed"), which on a clean shutdown is noise.
+	closing *atomic.Bool
+}
+
+// quietOnClose is a zap core that drops entries once closing is set.
+type quietOnClose struct {
+	zapcore.Core
+	closing *atomic.Bool
+}
+
+func (q quietOnClose) With(fields []zapcore.Field) zapcore.Core {
+	return quietOnClose{Core: q.Core.With(fields), closing: q.closing}
+}
+
+func (q quietOnClose) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if q.closing.Load() {
+		return ce
+	}
+	return q.Core.Check(e, ce)
+}
+
+// etcdLogger logs etcd's errors as JSON lines on stderr, as etcd does by
+// default, until closing is set.
+func etcdLogger(closing *atomic.Bool) *zap.Logger {
+	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+	core := zapcore.NewCore(enc, zapcore.Lock(os.Stderr), zapcore.ErrorLevel)
+	return zap.New(quietOnClose{Core: core, closing: closing})
 }
 
 // freeLoopbackURL returns an http URL on a loopback port that was free a
@@ -93,8 +125,9 @@ func startEmbeddedEtcd(ctx context.Context, log *slog.Logger, dataDir string) (*
 	cfg.ClusterState = embed.ClusterStateFlagNew
 	cfg.MaxTxnOps = embeddedMaxTxnOps
 	cfg.MaxRequestBytes = embeddedMaxRequestBytes
+	closing := &atomic.Bool{}
 	cfg.LogLevel = "error"
-	cfg.LogOutputs = []string{"stderr"}
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(etcdLogger(closing))
 	// The metrics of the embedded etcd are served on its client listener;
 	// ours go to --metrics-listen.
 
@@ -105,24 +138,26 @@ func startEmbeddedEtcd(ctx context.Context, log *slog.Logger, dataDir string) (*
 	}
 	timer := time.NewTimer(embeddedReadyTimeout)
 	defer timer.Stop()
+	fail := func(err error) (*embeddedEtcd, error) {
+		closing.Store(true)
+		e.Close()
+		return nil, err
+	}
 	select {
 	case <-e.Server.ReadyNotify():
 	case err := <-e.Err():
-		e.Close()
-		return nil, fmt.Errorf("start embedded etcd in %q: %w", cfg.Dir, err)
+		return fail(fmt.Errorf("start embedded etcd in %q: %w", cfg.Dir, err))
 	case <-timer.C:
-		e.Close()
-		return nil, fmt.Errorf("start embedded etcd in %q: not ready after %v", cfg.Dir, embeddedReadyTimeout)
+		return fail(fmt.Errorf("start embedded etcd in %q: not ready after %v", cfg.Dir, embeddedReadyTimeout))
 	case <-ctx.Done():
-		e.Close()
-		return nil, fmt.Errorf("start embedded etcd: %w", ctx.Err())
+		return fail(fmt.Errorf("start embedded etcd: %w", ctx.Err()))
 	}
 	ep := clientURL.String()
 	if clientURL.Scheme == "unix" {
 		// grpc's resolver takes unix:///abs/path.
 		ep = "unix://" + clientURL.Path
 	}
-	return &embeddedEtcd{etcd: e, endpoints: []string{ep}}, nil
+	return &embeddedEtcd{etcd: e, endpoints: []string{ep}, closing: closing}, nil
 }
 
 // Err reports a fatal error of the running etcd.
@@ -130,5 +165,6 @@ func (e *embeddedEtcd) Err() <-chan error { return e.etcd.Err() }
 
 // Close stops etcd and waits for it.
 func (e *embeddedEtcd) Close() {
+	e.closing.Store(true)
 	e.etcd.Close()
 }
