@@ -54,7 +54,8 @@ type Result struct {
 	// runs the transaction again after a later commit, or with WaitExpired
 	// once BlockTimeoutMs has passed since it first arrived.
 	// BlockTimeoutMs is the smallest timeout of the transaction's waits,
-	// math.MaxInt64 when none has one.
+	// 0 when none has one (a wait with timeout 0 fails at once instead of
+	// blocking).
 	Blocked        bool
 	BlockTimeoutMs int64
 }
@@ -122,7 +123,11 @@ func Execute(db *Database, ops []any, opts Options) Result {
 		}
 		if err != nil {
 			if err.Tag == ovsdb.TagNotSupported {
-				return Result{Blocked: true, BlockTimeoutMs: x.timeoutMs}
+				timeout := x.timeoutMs
+				if timeout == math.MaxInt64 {
+					timeout = 0
+				}
+				return Result{Blocked: true, BlockTimeoutMs: timeout}
 			}
 			reply = append(reply, err.JSON())
 			failed = true
