@@ -23,8 +23,27 @@ func multiTranscript(t *testing.T, sock string, steps []string) []any {
 	conns := map[string]*rawConn{}
 	var out []any
 	notes := map[string]any{}
+	var last string               // the last last-txn-id seen
+	byStep := map[string]string{} // "$S<n>" -> last as of step n
+	track := func(msgs []any) {
+		for _, v := range msgs {
+			m, _ := v.(map[string]any)
+			if p, _ := m["params"].([]any); m["method"] == "update3" && len(p) == 3 {
+				last, _ = p[1].(string)
+			}
+			if r, _ := m["result"].([]any); len(r) == 3 {
+				if _, isBool := r[0].(bool); isBool {
+					last, _ = r[1].(string)
+				}
+			}
+		}
+	}
 	for i, step := range steps {
 		label, req, _ := strings.Cut(step, ":")
+		req = strings.ReplaceAll(req, "$LAST", last)
+		for k, v := range byStep {
+			req = strings.ReplaceAll(req, k+`"`, v+`"`)
+		}
 		switch req {
 		case "CLOSE":
 			_ = conns[label].c.Close()
@@ -47,9 +66,10 @@ func multiTranscript(t *testing.T, sock string, steps []string) []any {
 		rec := map[string]any{"step": step}
 		if id, ok := requestID(t, req); ok {
 			msgs := rc.recvUntilReply(id)
+			track(msgs)
 			rec["reply"] = msgs[len(msgs)-1]
 			if len(msgs) > 1 {
-				notes[label] = append(asSlice(notes[label]), msgs[:len(msgs)-1]...)
+				notes[label] = append(asSlice(notes[label]), sortByMonitor(msgs[:len(msgs)-1])...)
 			}
 		}
 		labels := make([]string, 0, len(conns))
@@ -61,13 +81,22 @@ func multiTranscript(t *testing.T, sock string, steps []string) []any {
 			syncID := fmt.Sprintf(`"sync-%d-%s"`, i, l)
 			conns[l].send(`{"method":"echo","params":[],"id":` + syncID + `}`)
 			msgs := conns[l].recvUntilReply(syncID)
+			track(msgs)
 			if len(msgs) > 1 {
-				notes[l] = append(asSlice(notes[l]), msgs[:len(msgs)-1]...)
+				notes[l] = append(asSlice(notes[l]), sortByMonitor(msgs[:len(msgs)-1])...)
 			}
 		}
 		out = append(out, rec)
+		byStep[fmt.Sprintf("$S%d", i+1)] = last
 	}
 	return append(out, notes)
+}
+
+// sortByMonitor orders the notifications one step caused by monitor id:
+// the servers order the monitors of one transaction differently.
+func sortByMonitor(msgs []any) []any {
+	sort.SliceStable(msgs, func(a, b int) bool { return monitorKey(msgs[a]) < monitorKey(msgs[b]) })
+	return msgs
 }
 
 func asSlice(v any) []any {
@@ -136,5 +165,61 @@ func TestCompareLocksWithOVSDBServer(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCompareMonitorCondWithClusteredOVSDBServer compares
+// monitor_cond_since, update3 and monitor_cond_change with a one-member
+// clustered ovsdb-server, as ovsdb-etcd presents itself. "$LAST" is the
+// last last-txn-id the script has seen, "$S<n>" the one as of step n.
+func TestCompareMonitorCondWithClusteredOVSDBServer(t *testing.T) {
+	ref := refserver.Start(t, refserver.Options{Schemas: []string{testSchemaPath}, Clustered: true})
+	env := startServer(t, nil)
+	const zero = "00000000-0000-0000-0000-000000000000"
+	// Filler rows: ovsdb-server trims its transaction history once it is
+	// larger than the database, so give the database some weight.
+	var filler []string
+	for i := range 40 {
+		filler = append(filler, fmt.Sprintf(`{"op":"insert","table":"B","row":{"name":"filler-%d-%s"}}`, i, strings.Repeat("x", 200)))
+	}
+	steps := []string{
+		`z:{"method":"transact","params":["T",` + strings.Join(filler, ",") + `],"id":0}`,
+		`a:{"method":"monitor_cond_since","params":["T","m",{"A":[{"columns":["s","i"]}]},"` + zero + `"],"id":1}`,
+		`a:{"method":"transact","params":["T",{"op":"insert","table":"A","row":{"s":"one","i":1}}],"id":2}`,
+		`a:{"method":"transact","params":["T",{"op":"insert","table":"A","row":{"s":"two","i":2}}],"id":3}`,
+		`b:{"method":"monitor_cond_since","params":["T","m",{"A":[{"columns":["s","i"]}]},"$LAST"],"id":4}`,
+		`a:{"method":"transact","params":["T",{"op":"update","table":"A","where":[["s","==","two"]],"row":{"i":3}}],"id":5}`,
+		`a:{"method":"transact","params":["T",{"op":"delete","table":"A","where":[["s","==","one"]]}],"id":6}`,
+		`a:{"method":"transact","params":["T",{"op":"insert","table":"A","row":{"s":"three","i":3}}],"id":7}`,
+		`c:{"method":"monitor_cond_since","params":["T","m",{"A":[{"columns":["s","i"]}]},"$S5"],"id":8}`,
+		`d:{"method":"monitor_cond_since","params":["T","m",{"A":[{"columns":["s","i"],"where":[["i","==",3]]}]},"` + zero + `"],"id":9}`,
+		`a:{"method":"monitor_cond_change","params":["m","m2",{"A":[{"where":[["i","==",3]]}]}],"id":10}`,
+		`a:{"method":"monitor_cond_change","params":["m2","m2",{"A":[{"where":[["s","==","two"]]}]}],"id":11}`,
+		`a:{"method":"monitor_cond_change","params":["m2","m3",{"A":[{"columns":["s"],"where":[false]}]}],"id":12}`,
+		`a:{"method":"monitor_cond_change","params":["zz","m3",{"A":[{"where":[false]}]}],"id":13}`,
+		`a:{"method":"monitor_cond_change","params":["m2"],"id":14}`,
+		`a:{"method":"monitor_cond_change","params":["m2","m2",{"A":{"where":[false]}}],"id":15}`,
+		`a:{"method":"monitor_cond_change","params":["m2","m2",{"A":[{"where":[["zz","==",1]]}]}],"id":16}`,
+		`a:{"method":"monitor","params":["T","v1",{"A":{"columns":["s"]}}],"id":17}`,
+		`a:{"method":"monitor_cond_change","params":["m2","v1",{"A":[{"where":[true]}]}],"id":18}`,
+		`a:{"method":"monitor_cond_change","params":["v1","v1",{"A":[{"where":[false]}]}],"id":19}`,
+		`a:{"method":"monitor_cond_change","params":["m2","m2",{"A":[{"columns":["i","s"],"where":[true]}]}],"id":20}`,
+		`a:{"method":"monitor_cond_change","params":["m2","m2",{"A":[{"columns":["s","i"],"where":[["i","<",3]]}]}],"id":20.5}`,
+		`a:{"method":"monitor_cond_change","params":["m2","m2",{"A":[{"columns":[],"where":[["i","<",3]]}]}],"id":20.7}`,
+		`a:{"method":"transact","params":["T",{"op":"delete","table":"A","where":[]}],"id":21}`,
+		`a:{"method":"monitor_cond_since","params":["T","x"],"id":22}`,
+		`a:{"method":"monitor_cond_since","params":["T","x",{"A":{}},5],"id":23}`,
+		`a:{"method":"monitor_cond_since","params":["T","x",{"A":{}},"zz"],"id":24}`,
+		`a:{"method":"monitor_cond_since","params":["T","m",{"A":{}},"` + zero + `"],"id":25}`,
+	}
+	want := normalize(multiTranscript(t, ref.SocketPath(), steps)).([]any)
+	got := normalize(multiTranscript(t, env.sock, steps)).([]any)
+	if len(got) != len(want) {
+		t.Fatalf("transcripts have %d and %d steps", len(want), len(got))
+	}
+	for i := range want {
+		if !reflect.DeepEqual(want[i], got[i]) {
+			t.Errorf("step %d differs:\novsdb-server: %s\nfrontend:     %s", i+1, ovsJSON(want[i]), ovsJSON(got[i]))
+		}
 	}
 }

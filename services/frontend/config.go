@@ -36,6 +36,10 @@ const (
 	DefaultReadyTimeout = 60 * time.Second
 	// DefaultWriteTimeout bounds one write to a client.
 	DefaultWriteTimeout = 30 * time.Second
+	// DefaultHistoryRevisions is how many recent revisions each database
+	// feed keeps, so that monitor_cond_since answers found=true for a
+	// client that missed no more than that.
+	DefaultHistoryRevisions = 1000
 )
 
 // Config configures a frontend.
@@ -58,6 +62,7 @@ type Config struct {
 	UpdateWaitTimeout       time.Duration
 	ReadyTimeout            time.Duration
 	WriteTimeout            time.Duration
+	HistoryRevisions        int
 }
 
 // NewConfig returns a Config with the defaults.
@@ -71,6 +76,7 @@ func NewConfig() Config {
 		UpdateWaitTimeout:       DefaultUpdateWaitTimeout,
 		ReadyTimeout:            DefaultReadyTimeout,
 		WriteTimeout:            DefaultWriteTimeout,
+		HistoryRevisions:        DefaultHistoryRevisions,
 	}
 }
 
@@ -83,6 +89,7 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.InactivityProbeInterval, "inactivity-probe", c.InactivityProbeInterval, "probe idle clients with echo after this long, drop them after as long again (0 disables)")
 	fs.IntVar(&c.MaxMessageSize, "max-message-size", c.MaxMessageSize, "largest accepted client message in bytes")
 	fs.IntVar(&c.MaxBacklogBytes, "max-backlog-bytes", c.MaxBacklogBytes, "disconnect a client whose unsent output exceeds this many bytes")
+	fs.IntVar(&c.HistoryRevisions, "frontend-history", c.HistoryRevisions, "recent revisions kept per database for monitor_cond_since")
 	fs.DurationVar(&c.UpdateWaitTimeout, "update-wait-timeout", c.UpdateWaitTimeout, "how long a transact reply waits for its own update to be sent first")
 }
 
@@ -105,7 +112,7 @@ func (c *Config) Validate() error {
 	switch {
 	case c.InactivityProbeInterval < 0:
 		return errors.New("frontend: negative inactivity probe interval")
-	case c.MaxMessageSize <= 0, c.MaxDepth <= 0, c.MaxBacklogBytes <= 0, c.MaxInflight <= 0:
+	case c.MaxMessageSize <= 0, c.MaxDepth <= 0, c.MaxBacklogBytes <= 0, c.MaxInflight <= 0, c.HistoryRevisions < 0:
 		return errors.New("frontend: limits must be positive")
 	case c.UpdateWaitTimeout <= 0, c.ReadyTimeout <= 0, c.WriteTimeout <= 0:
 		return errors.New("frontend: timeouts must be positive")

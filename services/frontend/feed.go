@@ -27,34 +27,50 @@ const (
 // rows and rev. Fan-out only queues (session.enqueue never blocks), so a
 // slow client never holds back the feed or other clients.
 type feed struct {
-	name   string
-	schema *schema.Database
-	log    *slog.Logger
+	name      string
+	schema    *schema.Database
+	log       *slog.Logger
+	clusterID uint64
+	histLimit int
 
 	ready     chan struct{} // closed once the first snapshot is applied
 	readyOnce sync.Once
 
-	// mu guards rows, rev, revCh and monitors. Lock order: mu, then a
-	// session's outMu.
+	// mu guards rows, rev, revCh, hist, histBase, monitors and the
+	// mutable fields of registered monitors (tables, idJSON). Lock order:
+	// mu, then a session's outMu.
 	mu       sync.Mutex
 	rows     map[string]map[ovsdb.UUID]ovsdb.Row
 	rev      int64
 	revCh    chan struct{} // closed and replaced whenever rev advances
 	monitors map[*monitor]struct{}
+	// hist holds the changes of the last histLimit revisions, oldest
+	// first; the state at any revision >= histBase can be rebuilt from
+	// rows and hist (monitor_cond_since).
+	hist     []histEntry
+	histBase int64
 
 	// snapshot accumulates the chunks of a snapshot; owned by run.
 	snapshot []RawRow
 }
 
-func newFeed(name string, s *schema.Database, log *slog.Logger) *feed {
+// histEntry is one revision's changes.
+type histEntry struct {
+	rev     int64
+	changes []rowChange
+}
+
+func newFeed(name string, s *schema.Database, log *slog.Logger, clusterID uint64, histLimit int) *feed {
 	f := &feed{
-		name:     name,
-		schema:   s,
-		log:      log.With("db", name),
-		ready:    make(chan struct{}),
-		rows:     map[string]map[ovsdb.UUID]ovsdb.Row{},
-		revCh:    make(chan struct{}),
-		monitors: map[*monitor]struct{}{},
+		name:      name,
+		clusterID: clusterID,
+		histLimit: histLimit,
+		schema:    s,
+		log:       log.With("db", name),
+		ready:     make(chan struct{}),
+		rows:      map[string]map[ovsdb.UUID]ovsdb.Row{},
+		revCh:     make(chan struct{}),
+		monitors:  map[*monitor]struct{}{},
 	}
 	for t := range s.Tables {
 		f.rows[t] = map[ovsdb.UUID]ovsdb.Row{}
@@ -173,10 +189,64 @@ func (f *feed) applySnapshot(rev int64, rows map[string]map[ovsdb.UUID]ovsdb.Row
 		}
 	}
 	f.rows = rows
-	f.publishLocked(changes)
+	select {
+	case <-f.ready:
+		f.recordLocked(rev, changes)
+		f.publishLocked(rev, changes)
+	default:
+		// The first snapshot: history starts here.
+		f.histBase = rev
+	}
 	if rev > f.rev {
 		f.advanceLocked(rev)
 	}
+}
+
+// recordLocked appends a revision's changes to the history ring.
+func (f *feed) recordLocked(rev int64, changes []rowChange) {
+	if f.histLimit == 0 {
+		f.histBase = max(f.histBase, rev)
+		return
+	}
+	f.hist = append(f.hist, histEntry{rev: rev, changes: changes})
+	if len(f.hist) > f.histLimit {
+		f.histBase = f.hist[0].rev
+		f.hist[0] = histEntry{}
+		f.hist = f.hist[1:]
+	}
+}
+
+// changesSinceLocked returns the net change of every row changed after
+// rev (rev >= histBase): old is the row at rev, new the current row.
+func (f *feed) changesSinceLocked(rev int64) []rowChange {
+	type key struct {
+		table string
+		uuid  ovsdb.UUID
+	}
+	idx := map[key]int{}
+	var out []rowChange
+	for _, e := range f.hist {
+		if e.rev <= rev {
+			continue
+		}
+		for _, c := range e.changes {
+			k := key{c.table, c.uuid}
+			if i, ok := idx[k]; ok {
+				out[i].new = c.new
+				continue
+			}
+			idx[k] = len(out)
+			out = append(out, c)
+		}
+	}
+	net := out[:0]
+	for _, c := range out {
+		if (c.old == nil && c.new == nil) || (c.old != nil && c.new != nil && rowsEqual(c.old, c.new)) {
+			continue
+		}
+		net = append(net, c)
+	}
+	return net
 }
 
 func rowsEqual(a, b ovsdb.Row) bool {
@@ -225,33 +295,48 @@ func (f *feed) applyUpdate(rev int64, raw []RawChange) error {
 		}
 		changes = append(changes, rowChange{table: d.table, uuid: d.uuid, old: old, new: d.new})
 	}
-	f.publishLocked(changes)
+	f.recordLocked(rev, changes)
+	f.publishLocked(rev, changes)
 	f.advanceLocked(rev)
 	return nil
 }
 
-// publishLocked queues the update of changes to every monitor.
-func (f *feed) publishLocked(changes []rowChange) {
+// publishLocked queues the update of revision rev to every monitor.
+func (f *feed) publishLocked(rev int64, changes []rowChange) {
 	if len(changes) == 0 {
 		return
 	}
 	for m := range f.monitors {
-		upd := m.updateJSON(changes)
-		if upd == nil {
-			continue
+		if b := f.notificationLocked(m, rev, m.updateJSON(changes)); b != nil {
+			m.sess.enqueue(b)
 		}
-		params, err := marshal([]any{json.RawMessage(m.idJSON), upd})
-		if err != nil {
-			f.log.Error("encode update", "monitor_id", m.key, "err", err)
-			continue
-		}
-		method := "update"
-		if m.version == 2 {
-			method = "update2"
-		}
-		m.sess.enqueue(encodeNotification(method, params))
 	}
 }
+
+// notificationLocked renders an update, update2 or update3 notification
+// of upd for m, or nil when upd is empty.
+func (f *feed) notificationLocked(m *monitor, rev int64, upd map[string]any) []byte {
+	if len(upd) == 0 {
+		return nil
+	}
+	var params []any
+	switch m.version {
+	case 1:
+		params = []any{json.RawMessage(m.idJSON), upd}
+	case 2:
+		params = []any{json.RawMessage(m.idJSON), upd}
+	default:
+		params = []any{json.RawMessage(m.idJSON), txnID(f.clusterID, rev).String(), upd}
+	}
+	b, err := marshal(params)
+	if err != nil {
+		f.log.Error("encode update", "monitor_id", string(m.idJSON), "err", err)
+		return nil
+	}
+	return encodeNotification(updateMethods[m.version], b)
+}
+
+var updateMethods = map[int]string{1: "update", 2: "update2", 3: "update3"}
 
 func (f *feed) advanceLocked(rev int64) {
 	if rev <= f.rev {
@@ -292,20 +377,78 @@ func (f *feed) waitReady(ctx context.Context) error {
 
 // register adds m and queues the reply to its monitor request (the
 // initial rows) atomically with respect to updates, so the client sees
-// every change exactly once, after the initial state.
-func (f *feed) register(ctx context.Context, m *monitor, id json.RawMessage) error {
+// every change exactly once, after the initial state. For
+// monitor_cond_since (version 3), since is the client's last-txn-id: if
+// the history still covers it the reply carries only what changed
+// since (found=true), otherwise the whole state.
+func (f *feed) register(ctx context.Context, m *monitor, id json.RawMessage, since ovsdb.UUID) error {
 	if err := f.waitReady(ctx); err != nil {
 		return err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	initial, err := marshal(m.initialJSON(f.rows))
+	var result any
+	if m.version < 3 {
+		result = m.initialJSON(f.rows)
+	} else {
+		rev, ok := txnRev(f.clusterID, since)
+		found := ok && rev >= f.histBase && rev <= f.rev
+		var upd map[string]any
+		if found {
+			upd = m.updateJSON(f.changesSinceLocked(rev))
+		} else {
+			upd = m.initialJSON(f.rows)
+		}
+		if upd == nil {
+			upd = map[string]any{}
+		}
+		result = []any{found, txnID(f.clusterID, f.rev).String(), upd}
+	}
+	b, err := marshal(result)
 	if err != nil {
 		return fmt.Errorf("encode initial rows: %w", err)
 	}
 	f.monitors[m] = struct{}{}
-	m.sess.replyRaw(id, initial)
+	m.sess.replyRaw(id, b)
 	return nil
+}
+
+// changeCond replaces the conditions of some of m's tables
+// (monitor_cond_change), renames it to newID, and queues the inserts and
+// deletes of rows that start or stop matching, then the reply, so the
+// client sees them before the reply (as ovsdb-server does).
+func (f *feed) changeCond(m *monitor, newID []byte, tables map[string]*tableMonitor, reqID json.RawMessage) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m.idJSON = newID
+	if m.version == 1 {
+		// ovsdb-server accepts conditions for a plain "monitor" and
+		// ignores them.
+		m.sess.replyResult(reqID, map[string]any{})
+		return
+	}
+	upd := map[string]any{}
+	for name, ntm := range tables {
+		otm := m.tables[name]
+		tu := map[string]any{}
+		for u, row := range f.rows[name] {
+			om, nm := otm != nil && otm.match(u, row), ntm.match(u, row)
+			switch {
+			case om && !nm:
+				tu[u.String()] = map[string]any{"delete": nil}
+			case !om && nm:
+				tu[u.String()] = map[string]any{"insert": ntm.rowJSON(row, true)}
+			}
+		}
+		if len(tu) > 0 {
+			upd[name] = tu
+		}
+		m.tables[name] = ntm
+	}
+	if b := f.notificationLocked(m, f.rev, upd); b != nil {
+		m.sess.enqueue(b)
+	}
+	m.sess.replyResult(reqID, map[string]any{})
 }
 
 func (f *feed) unregister(m *monitor) {

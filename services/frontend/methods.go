@@ -3,7 +3,6 @@ package frontend
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -37,6 +36,8 @@ func init() {
 		"monitor":             (*session).monitor,
 		"monitor_cond":        (*session).monitorCond,
 		"monitor_cancel":      (*session).monitorCancel,
+		"monitor_cond_since":  (*session).monitorCondSince,
+		"monitor_cond_change": (*session).monitorCondChange,
 		"lock":                (*session).lock,
 		"steal":               (*session).steal,
 		"unlock":              (*session).unlock,
@@ -261,8 +262,9 @@ func (s *session) dropInflight(key string, in *inflight) bool {
 // heldLocks lists the locks the session owns, for "assert".
 func (s *session) heldLocks() []string { return s.srv.locks.held(s) }
 
-func (s *session) monitor(m *jsonrpc.Message) error     { return s.startMonitor(m, 1) }
-func (s *session) monitorCond(m *jsonrpc.Message) error { return s.startMonitor(m, 2) }
+func (s *session) monitor(m *jsonrpc.Message) error          { return s.startMonitor(m, 1) }
+func (s *session) monitorCond(m *jsonrpc.Message) error      { return s.startMonitor(m, 2) }
+func (s *session) monitorCondSince(m *jsonrpc.Message) error { return s.startMonitor(m, 3) }
 
 func (s *session) startMonitor(m *jsonrpc.Message, version int) error {
 	params, err := m.DecodeParams()
@@ -273,13 +275,25 @@ func (s *session) startMonitor(m *jsonrpc.Message, version int) error {
 	if !ok {
 		return nil
 	}
-	if len(params) != 3 {
+	want := 3
+	if version == 3 {
+		want = 4
+	}
+	if len(params) != want {
 		s.replyError(m.ID, syntaxError(params, "invalid parameters").JSON())
 		return nil
 	}
-	var rawParams []json.RawMessage
-	if err := json.Unmarshal(m.Params, &rawParams); err != nil {
-		return fmt.Errorf("%w: %v", errProtocol, err)
+	var since ovsdb.UUID
+	if version == 3 {
+		str, ok := params[3].(string)
+		if !ok {
+			s.replyError(m.ID, syntaxError(params[3], "last-txn-id must be string").JSON())
+			return nil
+		}
+		if since, err = ovsdb.ParseUUID(str); err != nil {
+			s.replyError(m.ID, syntaxError(params[3], "last-txn-id must be UUID format.").JSON())
+			return nil
+		}
 	}
 	mon, perr := parseMonitor(db, version, params[1], params[2])
 	if perr != nil {
@@ -300,7 +314,7 @@ func (s *session) startMonitor(m *jsonrpc.Message, version int) error {
 
 	ctx, cancel := context.WithTimeout(s.ctx, s.srv.cfg.ReadyTimeout)
 	defer cancel()
-	if err := db.feed.register(ctx, mon, m.ID); err != nil {
+	if err := db.feed.register(ctx, mon, m.ID, since); err != nil {
 		s.mu.Lock()
 		delete(s.monitors, mon.key)
 		s.mu.Unlock()
@@ -335,5 +349,3 @@ func (s *session) monitorCancel(m *jsonrpc.Message) error {
 	s.replyResult(m.ID, map[string]any{})
 	return nil
 }
-
-var _ = errors.New

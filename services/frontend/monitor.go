@@ -9,15 +9,15 @@ import (
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/txn"
 )
 
-// monitor is one monitor of one session on one database. Its fields are
-// set before it is registered with the feed and never change afterwards,
-// so the feed reads them without locks.
+// monitor is one monitor of one session on one database. Once it is
+// registered with its feed, tables and idJSON change only under feed.mu
+// (monitor_cond_change); key only under the session's mu.
 type monitor struct {
 	sess    *session
 	feed    *feed
 	key     string // canonical JSON of the monitor id
 	idJSON  []byte
-	version int // 1: "update" (monitor), 2: "update2" (monitor_cond)
+	version int // 1: "update" (monitor), 2: "update2" (monitor_cond), 3: "update3" (monitor_cond_since)
 	tables  map[string]*tableMonitor
 }
 

@@ -81,4 +81,8 @@ type Deps struct {
 	// ServerID is the UUID answered to get_server_id and used as _Server's
 	// sid; random when empty.
 	ServerID string
+	// ClusterID is the etcd cluster id. It goes into the transaction ids
+	// of monitor_cond_since and update3, so that ids stay valid across
+	// frontends of one cluster and never match another cluster's.
+	ClusterID uint64
 }

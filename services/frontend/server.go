@@ -126,7 +126,7 @@ func New(ctx context.Context, cfg Config, deps Deps, opts ...Option) (*Server, e
 		if err != nil {
 			return nil, fmt.Errorf("frontend: render schema of %q: %w", name, err)
 		}
-		s.dbs[name] = &database{name: name, schema: sch, schemaJSON: js, feed: newFeed(name, sch, s.log)}
+		s.dbs[name] = &database{name: name, schema: sch, schemaJSON: js, feed: newFeed(name, sch, s.log, deps.ClusterID, cfg.HistoryRevisions)}
 	}
 	sdb, err := newServerDB(s.serverID, s.dbs, s.log)
 	if err != nil {

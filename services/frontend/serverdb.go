@@ -53,7 +53,7 @@ func newServerDB(serverID string, dbs map[string]*database, log *slog.Logger) (*
 		return nil, fmt.Errorf("frontend: render _Server schema: %w", err)
 	}
 	sdb := &serverDB{serverID: serverID, dbs: dbs, mem: txn.NewDatabase(sch)}
-	sdb.db = &database{name: ServerDatabase, schema: sch, schemaJSON: js, feed: newFeed(ServerDatabase, sch, log), server: sdb}
+	sdb.db = &database{name: ServerDatabase, schema: sch, schemaJSON: js, feed: newFeed(ServerDatabase, sch, log, 0, 0), server: sdb}
 	return sdb, nil
 }
 
