@@ -164,6 +164,12 @@ func insertSwitch(ctx context.Context, cl *jsonrpc.Client, name string) (outcome
 	if err != nil {
 		return unknown, err
 	}
+	return classify(raw)
+}
+
+// classify returns failed when any operation of a transact result failed
+// (including a commit-time error appended at the end), else acked.
+func classify(raw json.RawMessage) (outcome, error) {
 	var res []map[string]any
 	if err := json.Unmarshal(raw, &res); err != nil {
 		return unknown, fmt.Errorf("decode %s: %w", raw, err)

@@ -22,7 +22,16 @@ func TestMain(m *testing.M) {
 	os.Exit(testMain(m))
 }
 
+// binEnv names an environment variable that, when set, gives a prebuilt
+// ovsdb-etcd binary to test instead of building one (for debugging a
+// binary built elsewhere).
+const binEnv = "OVSDB_ETCD_E2E_BIN"
+
 func testMain(m *testing.M) int {
+	if bin := os.Getenv(binEnv); bin != "" {
+		binPath = bin
+		return runTests(m)
+	}
 	dir, err := os.MkdirTemp("", "e2e-bin")
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
@@ -42,6 +51,11 @@ func testMain(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: build ovsdb-etcd: %v\n", err)
 		return 1
 	}
+	return runTests(m)
+}
+
+// runTests runs the tests and then checks for leaked goroutines.
+func runTests(m *testing.M) int {
 	code := m.Run()
 	if code == 0 {
 		if err := findLeaks(); err != nil {
