@@ -47,9 +47,9 @@ type database struct {
 	baseRev int64             // the oldest revision a subscriber may resume from
 	hist    history
 	subs    map[*subscriber]struct{}
-	// readyRev is etcd's revision when the load started; subscribers wait
-	// until the replay of the rebuilt history reaches it, so that a
-	// snapshot is never older than the hub's start.
+	// readyRev is the newest revision of the database's keys when the
+	// load started; subscribers wait until the replay of the rebuilt
+	// history reaches it, so that a snapshot is not older than the hub.
 	readyRev int64
 	isReady  bool
 }
@@ -143,6 +143,15 @@ func (d *database) load(ctx context.Context) error {
 			return err
 		}
 	}
+	// The replay is caught up once it reaches the newest key revision
+	// of the database at cur (a later deletion arrives as an update), so
+	// becoming ready does not wait for a progress notification.
+	newest, err := cli.Get(ctx, d.prefix, clientv3.WithPrefix(), clientv3.WithRev(cur),
+		clientv3.WithSort(clientv3.SortByModRevision, clientv3.SortDescend),
+		clientv3.WithLimit(1), clientv3.WithKeysOnly())
+	if err != nil {
+		return fmt.Errorf("read newest revision of %q: %w", d.name, err)
+	}
 	rows, rev, err := d.list(ctx, start)
 	if errors.Is(err, rpctypes.ErrCompacted) {
 		rows, rev, err = d.list(ctx, 0)
@@ -150,8 +159,12 @@ func (d *database) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	readyRev := rev
+	if len(newest.Kvs) > 0 {
+		readyRev = max(readyRev, newest.Kvs[0].ModRevision)
+	}
 	d.mu.Lock()
-	d.rows, d.rev, d.baseRev, d.readyRev = rows, rev, rev, cur
+	d.rows, d.rev, d.baseRev, d.readyRev = rows, rev, rev, readyRev
 	d.markReadyLocked()
 	d.mu.Unlock()
 	d.hub.metrics.revision.WithLabelValues(d.name).Set(float64(rev))

@@ -334,3 +334,23 @@ func TestHubRestartNoGapNoDuplicate(t *testing.T) {
 	}
 	assertRows(t, rep.rows, e.etcdRows())
 }
+
+// TestReadyWithoutProgress: a hub that rebuilds its history is ready as
+// soon as the replay reaches the database's newest key, without waiting
+// for a progress notification.
+func TestReadyWithoutProgress(t *testing.T) {
+	e := newEnv(t)
+	e.createDB("NB")
+	id := newUUID()
+	last := e.putRow("NB", "T", id, `{"v":1}`)
+	e.putRow("SB", "T", newUUID(), `{}`) // a later revision elsewhere
+	cfg := testConfig()
+	cfg.ProgressInterval = time.Hour
+	h := startHub(t, cfg, e.cli)
+	s := &fakeSender{}
+	runServe(t, h, 0, s)
+	s.waitSnapshot(t)
+	if s.snapshotRev() < last || len(s.rows) != 1 {
+		t.Fatalf("snapshot at %d with %d rows, want >= %d with 1", s.snapshotRev(), len(s.rows), last)
+	}
+}
