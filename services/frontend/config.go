@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/pflag"
 
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/jsonrpc"
@@ -63,6 +64,8 @@ type Config struct {
 	ReadyTimeout            time.Duration
 	WriteTimeout            time.Duration
 	HistoryRevisions        int
+	// Registerer receives the frontend's metrics; nil: not registered.
+	Registerer prometheus.Registerer
 }
 
 // NewConfig returns a Config with the defaults.

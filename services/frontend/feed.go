@@ -3,7 +3,6 @@ package frontend
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -32,6 +31,7 @@ type feed struct {
 	log       *slog.Logger
 	clusterID uint64
 	histLimit int
+	metrics   *metrics
 
 	ready     chan struct{} // closed once the first snapshot is applied
 	readyOnce sync.Once
@@ -60,8 +60,9 @@ type histEntry struct {
 	changes []rowChange
 }
 
-func newFeed(name string, s *schema.Database, log *slog.Logger, clusterID uint64, histLimit int) *feed {
+func newFeed(name string, s *schema.Database, log *slog.Logger, clusterID uint64, histLimit int, m *metrics) *feed {
 	f := &feed{
+		metrics:   m,
 		name:      name,
 		clusterID: clusterID,
 		histLimit: histLimit,
@@ -86,10 +87,13 @@ func (f *feed) run(ctx context.Context, sub Subscriber) {
 		f.mu.Lock()
 		from := f.rev
 		f.mu.Unlock()
+		f.metrics.subscriptions.Inc()
 		err := sub.Subscribe(ctx, f.name, from, f.handle)
+		f.metrics.subscriptions.Dec()
 		if ctx.Err() != nil {
 			return
 		}
+		f.metrics.resubscribes.Inc()
 		f.log.Warn("database subscription ended; resubscribing", "rev", from, "err", err, "backoff", backoff)
 		f.snapshot = nil
 		t := time.NewTimer(backoff)
@@ -309,6 +313,7 @@ func (f *feed) publishLocked(rev int64, changes []rowChange) {
 	for m := range f.monitors {
 		if b := f.notificationLocked(m, rev, m.updateJSON(changes)); b != nil {
 			m.sess.enqueue(b)
+			f.metrics.updates.Inc()
 		}
 	}
 }
@@ -343,6 +348,7 @@ func (f *feed) advanceLocked(rev int64) {
 		return
 	}
 	f.rev = rev
+	f.metrics.feedRevision.WithLabelValues(f.name).Set(float64(rev))
 	close(f.revCh)
 	f.revCh = make(chan struct{})
 }
@@ -409,6 +415,7 @@ func (f *feed) register(ctx context.Context, m *monitor, id json.RawMessage, sin
 		return fmt.Errorf("encode initial rows: %w", err)
 	}
 	f.monitors[m] = struct{}{}
+	f.metrics.monitors.Inc()
 	m.sess.replyRaw(id, b)
 	return nil
 }
@@ -453,8 +460,9 @@ func (f *feed) changeCond(m *monitor, newID []byte, tables map[string]*tableMoni
 
 func (f *feed) unregister(m *monitor) {
 	f.mu.Lock()
-	delete(f.monitors, m)
+	if _, ok := f.monitors[m]; ok {
+		delete(f.monitors, m)
+		f.metrics.monitors.Dec()
+	}
 	f.mu.Unlock()
 }
-
-var errFeedClosed = errors.New("frontend: feed closed")

@@ -213,6 +213,7 @@ func (s *session) runTransact(ctx context.Context, db *database, key string, in 
 			// ovsdb-server that lost its leader: the IDL reconnects and
 			// retries its transaction.
 			s.log.Warn("dropping client: txnengine unavailable", "db", db.name, "err", err)
+			s.srv.metrics.dropped.WithLabelValues(dropUnavailable).Inc()
 			s.dropInflight(key, in)
 			s.cancel()
 		default:
@@ -228,9 +229,11 @@ func (s *session) runTransact(ctx context.Context, db *database, key string, in 
 		wcancel()
 		if err != nil && ctx.Err() == nil {
 			s.log.Warn("transact reply sent before its update", "db", db.name, "rev", rev, "err", err)
+			s.srv.metrics.updateWaitMiss.Inc()
 		}
 	}
 	s.finishTransact(key, in, id, resp.GetResult())
+	s.srv.metrics.transactTime.Observe(time.Since(start).Seconds())
 	if d := time.Since(start); d > time.Second {
 		s.log.Warn("slow transact", "db", db.name, "rev", resp.GetRevision(), "duration", d)
 	}

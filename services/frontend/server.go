@@ -55,6 +55,7 @@ type Server struct {
 	dbs      map[string]*database
 	tlsCfg   *tls.Config
 	locks    *lockTable
+	metrics  *metrics
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -96,6 +97,10 @@ func New(ctx context.Context, cfg Config, deps Deps, opts ...Option) (*Server, e
 			return nil, err
 		}
 	}
+	var err error
+	if s.metrics, err = newMetrics(cfg.Registerer); err != nil {
+		return nil, err
+	}
 	if s.serverID == "" {
 		s.serverID = uuid.NewString()
 	}
@@ -104,7 +109,6 @@ func New(ctx context.Context, cfg Config, deps Deps, opts ...Option) (*Server, e
 		if deps.LoadSchemas == nil {
 			return nil, errors.New("frontend: no schemas and no Deps.LoadSchemas")
 		}
-		var err error
 		if schemas, err = deps.LoadSchemas(ctx); err != nil {
 			return nil, fmt.Errorf("frontend: load schemas: %w", err)
 		}
@@ -113,7 +117,6 @@ func New(ctx context.Context, cfg Config, deps Deps, opts ...Option) (*Server, e
 		return nil, errors.New("frontend: no databases to serve")
 	}
 	if cfg.needTLS() {
-		var err error
 		if s.tlsCfg, err = loadTLS(cfg); err != nil {
 			return nil, err
 		}
@@ -126,9 +129,9 @@ func New(ctx context.Context, cfg Config, deps Deps, opts ...Option) (*Server, e
 		if err != nil {
 			return nil, fmt.Errorf("frontend: render schema of %q: %w", name, err)
 		}
-		s.dbs[name] = &database{name: name, schema: sch, schemaJSON: js, feed: newFeed(name, sch, s.log, deps.ClusterID, cfg.HistoryRevisions)}
+		s.dbs[name] = &database{name: name, schema: sch, schemaJSON: js, feed: newFeed(name, sch, s.log, deps.ClusterID, cfg.HistoryRevisions, s.metrics)}
 	}
-	sdb, err := newServerDB(s.serverID, s.dbs, s.log)
+	sdb, err := newServerDB(s.serverID, s.dbs, s.log, s.metrics)
 	if err != nil {
 		return nil, err
 	}
@@ -296,8 +299,10 @@ func (s *Server) acceptLoop(l net.Listener) {
 		s.sessions[sess] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
+		s.metrics.sessions.Inc()
 		go func() {
 			defer s.wg.Done()
+			defer s.metrics.sessions.Dec()
 			sess.run()
 			s.mu.Lock()
 			delete(s.sessions, sess)

@@ -43,7 +43,7 @@ type serverDB struct {
 	mem *txn.Database
 }
 
-func newServerDB(serverID string, dbs map[string]*database, log *slog.Logger) (*serverDB, error) {
+func newServerDB(serverID string, dbs map[string]*database, log *slog.Logger, m *metrics) (*serverDB, error) {
 	sch, err := schema.Parse([]byte(serverSchemaJSON))
 	if err != nil {
 		return nil, fmt.Errorf("frontend: parse _Server schema: %w", err)
@@ -53,7 +53,7 @@ func newServerDB(serverID string, dbs map[string]*database, log *slog.Logger) (*
 		return nil, fmt.Errorf("frontend: render _Server schema: %w", err)
 	}
 	sdb := &serverDB{serverID: serverID, dbs: dbs, mem: txn.NewDatabase(sch)}
-	sdb.db = &database{name: ServerDatabase, schema: sch, schemaJSON: js, feed: newFeed(ServerDatabase, sch, log, 0, 0), server: sdb}
+	sdb.db = &database{name: ServerDatabase, schema: sch, schemaJSON: js, feed: newFeed(ServerDatabase, sch, log, 0, 0, m), server: sdb}
 	return sdb, nil
 }
 

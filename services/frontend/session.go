@@ -94,6 +94,7 @@ func (s *session) run() {
 		s.log.Debug("client disconnected")
 	default:
 		s.log.Warn("dropping client", "err", err)
+		s.srv.metrics.dropped.WithLabelValues(dropProtocol).Inc()
 	}
 	s.cancel()
 	s.closeMonitors()
@@ -139,9 +140,11 @@ func (s *session) dispatch(m *jsonrpc.Message) (err error) {
 	s.log.Debug("request", "method", m.Method)
 	h, ok := methods[m.Method]
 	if !ok {
+		s.srv.metrics.requests.WithLabelValues("other").Inc()
 		s.replyError(m.ID, errStrUnknownMethod)
 		return nil
 	}
+	s.srv.metrics.requests.WithLabelValues(m.Method).Inc()
 	return h(s, m)
 }
 
@@ -179,12 +182,15 @@ func (s *session) enqueue(b []byte) bool {
 		s.out, s.outBytes = nil, 0
 		s.outMu.Unlock()
 		s.log.Warn("dropping client: output backlog over limit", "limit", s.srv.cfg.MaxBacklogBytes)
+		s.srv.metrics.dropped.WithLabelValues(dropBacklog).Inc()
 		s.cancel()
 		return false
 	}
 	s.out = append(s.out, b)
 	s.outBytes += len(b)
+	n := s.outBytes
 	s.outMu.Unlock()
+	s.srv.metrics.observeBacklog(int64(n))
 	select {
 	case s.outSig <- struct{}{}:
 	default:
@@ -213,6 +219,7 @@ func (s *session) writeLoop() {
 		if _, err := bufs.WriteTo(s.conn); err != nil {
 			if s.ctx.Err() == nil {
 				s.log.Info("dropping client: write failed", "err", err)
+				s.srv.metrics.dropped.WithLabelValues(dropWrite).Inc()
 			}
 			s.cancel()
 			return
@@ -245,6 +252,7 @@ func (s *session) probeLoop(interval time.Duration) {
 		}
 		if probedAt == last {
 			s.log.Warn("dropping client: no response to inactivity probe", "interval", interval)
+			s.srv.metrics.dropped.WithLabelValues(dropProbe).Inc()
 			s.cancel()
 			return
 		}
