@@ -2,7 +2,6 @@ package jsonrpc
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -163,7 +162,7 @@ func (d *Decoder) Decode(m *Message) error {
 	if err != nil {
 		return err
 	}
-	if err := json.Unmarshal(raw, m); err != nil {
+	if err := m.UnmarshalJSON(raw); err != nil {
 		return &SyntaxError{Raw: append([]byte(nil), raw[:min(len(raw), 256)]...), Err: err}
 	}
 	return nil

@@ -206,3 +206,22 @@ func TestDecodeParamsUsesNumber(t *testing.T) {
 		t.Fatal("object params accepted")
 	}
 }
+
+func TestEncodeRejectsInvalidRaw(t *testing.T) {
+	tests := []struct {
+		name string
+		msg  jsonrpc.Message
+	}{
+		{name: "bad params", msg: jsonrpc.Message{Method: "x", Params: json.RawMessage(`[1,`)}},
+		{name: "bad id", msg: jsonrpc.Message{Method: "x", ID: json.RawMessage(`{`)}},
+		{name: "bad result", msg: jsonrpc.Message{ID: json.RawMessage(`1`), Result: json.RawMessage(`nul`)}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := jsonrpc.NewEncoder(&buf).Encode(tc.msg); err == nil || buf.Len() != 0 {
+				t.Fatalf("Encode = %v, wrote %q; want an error and nothing written", err, buf.String())
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 )
 
@@ -19,11 +20,56 @@ func NewEncoder(w io.Writer) *Encoder { return &Encoder{w: w} }
 
 // Encode writes one message.
 func (e *Encoder) Encode(m Message) error {
-	b, err := json.Marshal(m)
+	b, err := AppendMessage(nil, m)
 	if err != nil {
 		return fmt.Errorf("encode %s message: %w", kind(m), err)
 	}
 	return e.WriteRaw(b)
+}
+
+// AppendMessage appends the encoding of m (the same bytes as
+// json.Marshal(m), without re-encoding the raw members) to buf. Raw
+// members are checked to be valid JSON so a bad one can never corrupt the
+// stream.
+func AppendMessage(buf []byte, m Message) ([]byte, error) {
+	if m.Method != "" {
+		name, err := json.Marshal(m.Method)
+		if err != nil {
+			return nil, err
+		}
+		params := m.Params
+		if len(params) == 0 {
+			params = json.RawMessage("[]")
+		}
+		buf = append(buf, `{"method":`...)
+		buf = append(buf, name...)
+		if buf, err = appendRaw(buf, `,"params":`, params); err != nil {
+			return nil, err
+		}
+		if buf, err = appendRaw(buf, `,"id":`, orNull(m.ID)); err != nil {
+			return nil, err
+		}
+		return append(buf, '}'), nil
+	}
+	var err error
+	if buf, err = appendRaw(buf, `{"id":`, orNull(m.ID)); err != nil {
+		return nil, err
+	}
+	if buf, err = appendRaw(buf, `,"result":`, orNull(m.Result)); err != nil {
+		return nil, err
+	}
+	if buf, err = appendRaw(buf, `,"error":`, orNull(m.Error)); err != nil {
+		return nil, err
+	}
+	return append(buf, '}'), nil
+}
+
+func appendRaw(buf []byte, prefix string, raw json.RawMessage) ([]byte, error) {
+	if !json.Valid(raw) {
+		return nil, fmt.Errorf("member%s is not valid JSON", strings.TrimSuffix(prefix, ":"))
+	}
+	buf = append(buf, prefix...)
+	return append(buf, raw...), nil
 }
 
 // WriteRaw writes an already encoded message.

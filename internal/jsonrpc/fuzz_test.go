@@ -52,6 +52,67 @@ func FuzzDecoder(f *testing.F) {
 			if m2.Method != m.Method || m2.IsNotification() != m.IsNotification() {
 				t.Fatalf("round trip changed %+v into %+v", m, m2)
 			}
+			b2, err := jsonrpc.AppendMessage(nil, m)
+			if err != nil {
+				t.Fatalf("AppendMessage %+v: %v", m, err)
+			}
+			var m3 jsonrpc.Message
+			if err := json.Unmarshal(b2, &m3); err != nil || m3.Method != m.Method || m3.IsNotification() != m.IsNotification() {
+				t.Fatalf("AppendMessage %+v wrote %s: %v", m, b2, err)
+			}
+		}
+	})
+}
+
+// refUnmarshal is the obvious implementation Message.UnmarshalJSON must
+// agree with: encoding/json into a map of raw members.
+func refUnmarshal(data []byte) (jsonrpc.Message, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return jsonrpc.Message{}, err
+	}
+	m := jsonrpc.Message{Params: raw["params"], Result: raw["result"], Error: raw["error"], ID: raw["id"]}
+	if meth, ok := raw["method"]; ok && string(meth) != "null" {
+		if err := json.Unmarshal(meth, &m.Method); err != nil {
+			return m, err
+		}
+		if m.Method == "" {
+			return m, errors.New("empty method")
+		}
+	}
+	return m, nil
+}
+
+// FuzzMessageUnmarshal checks the map-free member walk of
+// Message.UnmarshalJSON against refUnmarshal.
+func FuzzMessageUnmarshal(f *testing.F) {
+	for _, s := range []string{
+		`{"method":"echo","params":[],"id":0}`,
+		`{"id":1,"result":{"a":[1,{"b":"}"}]},"error":null}`,
+		` { "me\u0074hod" : "x\"y" , "params" : [ 1 , "]" ] , "id" : "7" , "extra" : {} } `,
+		`{"method":"a","method":"b","id":1,"id":2}`,
+		`{"method":null,"params":true,"id":-1.5e3}`,
+		`{"method":5}`,
+		`{"method":""}`,
+		`[1]`,
+		`{}`,
+		`{"a":}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		want, werr := refUnmarshal(data)
+		var got jsonrpc.Message
+		gerr := got.UnmarshalJSON(data)
+		if (werr == nil) != (gerr == nil) {
+			t.Fatalf("%q: error %v, reference error %v", data, gerr, werr)
+		}
+		if werr != nil {
+			return
+		}
+		if got.Method != want.Method || !bytes.Equal(got.Params, want.Params) || !bytes.Equal(got.Result, want.Result) ||
+			!bytes.Equal(got.Error, want.Error) || !bytes.Equal(got.ID, want.ID) {
+			t.Fatalf("%q: got %+v, reference %+v", data, got, want)
 		}
 	})
 }

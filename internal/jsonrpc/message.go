@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // Message is one JSON-RPC 1.0 message. A request or notification has
@@ -68,20 +69,66 @@ func (m Message) MarshalJSON() ([]byte, error) {
 // object.
 var ErrNotObject = errors.New("jsonrpc: message is not a JSON object")
 
-// UnmarshalJSON parses one message object. Unknown members are ignored;
+// UnmarshalJSON parses one message object. Unknown members are ignored, a
+// repeated member counts once with its last value (as encoding/json does);
 // "method" must be a string when present.
 func (m *Message) UnmarshalJSON(data []byte) error {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(data, &raw); err != nil {
-		var ute *json.UnmarshalTypeError
-		if errors.As(err, &ute) {
-			return ErrNotObject
+	if !json.Valid(data) {
+		var v any
+		if err := json.Unmarshal(data, &v); err != nil {
+			return err
 		}
-		return err
+		return errors.New("jsonrpc: invalid JSON")
 	}
-	*m = Message{Params: raw["params"], Result: raw["result"], Error: raw["error"], ID: raw["id"]}
-	if meth, ok := raw["method"]; ok && !isNull(meth) {
-		if err := json.Unmarshal(meth, &m.Method); err != nil {
+	return m.parseValid(data)
+}
+
+// parseValid fills m from data, which must be valid JSON. It walks the
+// top-level members without building a map, copying only the member
+// values it keeps, since the caller may reuse data.
+func (m *Message) parseValid(data []byte) error {
+	*m = Message{}
+	i := skipSpace(data, 0)
+	if data[i] != '{' {
+		return ErrNotObject
+	}
+	var method []byte
+	hasMethod := false
+	i++
+	for {
+		i = skipSpace(data, i)
+		if data[i] == '}' {
+			break
+		}
+		ks := i
+		i = endOfString(data, i)
+		key := data[ks:i]
+		i = skipSpace(data, i) + 1 // ':'
+		i = skipSpace(data, i)
+		vs := i
+		i = endOfValue(data, i)
+		val := data[vs:i]
+		switch keyName(key) {
+		case "method":
+			method, hasMethod = val, true
+		case "params":
+			m.Params = append(json.RawMessage(nil), val...)
+		case "result":
+			m.Result = append(json.RawMessage(nil), val...)
+		case "error":
+			m.Error = append(json.RawMessage(nil), val...)
+		case "id":
+			m.ID = append(json.RawMessage(nil), val...)
+		}
+		i = skipSpace(data, i)
+		if data[i] == ',' {
+			i++
+			continue
+		}
+		break // '}'
+	}
+	if hasMethod && !isNull(method) {
+		if err := unquote(method, &m.Method); err != nil {
 			return fmt.Errorf("jsonrpc: \"method\" is not a string: %w", err)
 		}
 		if m.Method == "" {
@@ -89,6 +136,82 @@ func (m *Message) UnmarshalJSON(data []byte) error {
 		}
 	}
 	return nil
+}
+
+// keyName returns a member name; names with escapes are decoded.
+func keyName(quoted []byte) string {
+	if bytes.IndexByte(quoted, '\\') < 0 {
+		return string(quoted[1 : len(quoted)-1])
+	}
+	var s string
+	_ = json.Unmarshal(quoted, &s)
+	return s
+}
+
+// unquote decodes a JSON string value into s.
+func unquote(v []byte, s *string) error {
+	// encoding/json replaces invalid UTF-8 with U+FFFD: leave those to it.
+	if len(v) >= 2 && v[0] == '"' && bytes.IndexByte(v, '\\') < 0 && utf8.Valid(v) {
+		*s = string(v[1 : len(v)-1])
+		return nil
+	}
+	return json.Unmarshal(v, s)
+}
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) {
+		switch data[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// endOfString returns the index just past the string starting at i.
+func endOfString(data []byte, i int) int {
+	for i++; i < len(data); i++ {
+		switch data[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return i
+}
+
+// endOfValue returns the index just past the JSON value starting at i.
+func endOfValue(data []byte, i int) int {
+	switch data[i] {
+	case '"':
+		return endOfString(data, i)
+	case '{', '[':
+		depth := 0
+		for ; i < len(data); i++ {
+			switch data[i] {
+			case '"':
+				i = endOfString(data, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return i
+	}
+	for ; i < len(data); i++ {
+		switch data[i] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return i
+		}
+	}
+	return i
 }
 
 // DecodeValue decodes raw JSON with json.Decoder.UseNumber into nil, bool,
