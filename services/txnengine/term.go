@@ -13,6 +13,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/ovsdb"
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/txn"
@@ -31,6 +33,7 @@ type request struct {
 	reply   chan reply // capacity 1, written once
 
 	// Owned by the commit loop:
+	executed   time.Time // when it last started executing
 	deadline   time.Time // of a parked wait; zero: none
 	parked     bool
 	stopCancel func() bool
@@ -281,6 +284,7 @@ func (t *term) process(ctx context.Context, batch []*request, drain bool) (commi
 			continue
 		}
 		db := t.dbs[r.db]
+		r.executed = time.Now()
 		expired := !r.deadline.IsZero() && !time.Now().Before(r.deadline)
 		res := txn.Execute(db, r.ops, txn.Options{HasLock: r.hasLock, WaitExpired: expired})
 		if res.Blocked {
@@ -297,6 +301,7 @@ func (t *term) process(ctx context.Context, batch []*request, drain bool) (commi
 		}
 		done = append(done, executed{r: r, res: res})
 	}
+	span.SetAttributes(attribute.Int("batch_size", len(done)), attribute.Int64("leader_rev", t.leaderRev))
 	span.End()
 	_ = ectx
 	if len(done) == 0 {
@@ -366,9 +371,16 @@ func (t *term) failAll(done []executed, err error) {
 // batch that wrote nothing, rev 0). With limitErr, the one request failed
 // at commit: its reply gets the error appended, as ovsdb-server does.
 func (t *term) publish(ctx context.Context, done []executed, rev int64, limitErr error) {
-	_, span := t.e.tracer.Start(ctx, "txnengine.publish")
+	_, span := t.e.tracer.Start(ctx, "txnengine.publish",
+		trace.WithAttributes(attribute.Int("batch_size", len(done)), attribute.Int64("rev", rev)))
 	defer span.End()
+	now := time.Now()
 	for _, x := range done {
+		if total := now.Sub(x.r.arrived); total >= slowRequest {
+			t.log.Warn("slow transaction", "db", x.r.db, "session", x.r.session, "request_id", x.r.id,
+				"rev", rev, "batch_size", len(done), "total", total,
+				"queued", x.r.executed.Sub(x.r.arrived), "execute_and_commit", now.Sub(x.r.executed))
+		}
 		reply := normalizeReply(x.res.Reply)
 		failed := false
 		if limitErr != nil {
@@ -413,6 +425,10 @@ func normalizeReply(reply []any) []any {
 	return out
 }
 
+// slowRequest is the time after which an answered transaction is logged
+// at Warn with its step breakdown.
+const slowRequest = time.Second
+
 // errTooLarge: etcd refused a Txn for its size before applying it.
 var errTooLarge = errors.New("transaction too large for the etcd cluster")
 
@@ -439,7 +455,9 @@ func (t *term) commit(ctx context.Context, b *batch) (int64, error) {
 		t.e.metrics.etcdTxns.WithLabelValues("too_large").Inc()
 		return 0, fmt.Errorf("%w: %d bytes, the limit (--max-request-bytes) is %d", errTooLarge, n, t.e.cfg.MaxRequestBytes)
 	}
-	cctx, span := t.e.tracer.Start(ctx, "txnengine.etcd_txn")
+	cctx, span := t.e.tracer.Start(ctx, "txnengine.etcd_txn",
+		trace.WithAttributes(attribute.Int("batch_size", b.txns), attribute.Int64("leader_rev", t.leaderRev),
+			attribute.Int("etcd_ops", len(ops))))
 	defer span.End()
 	// The Txn outlives a closing engine for up to CommitTimeout, so that a
 	// clean shutdown still learns its outcome.
@@ -457,10 +475,12 @@ func (t *term) commit(ctx context.Context, b *batch) (int64, error) {
 			return 0, fmt.Errorf("%w: fence compare failed", ErrLeadershipLost)
 		}
 		t.e.metrics.etcdTxns.WithLabelValues("ok").Inc()
+		span.SetAttributes(attribute.Int64("rev", resp.Header.Revision))
 		t.setRev(resp.Header.Revision)
 		t.markerRev = resp.Header.Revision
 		return resp.Header.Revision, nil
 	}
+	span.RecordError(err)
 	if isSizeError(err) {
 		t.e.metrics.etcdTxns.WithLabelValues("too_large").Inc()
 		return 0, fmt.Errorf("%w: %w", errTooLarge, err)
