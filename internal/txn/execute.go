@@ -529,7 +529,9 @@ func execSelect(x *txn, p *opParser, result map[string]any) *ovsdb.Error {
 	if err != nil {
 		return err
 	}
-	var sortCols []*schema.Column
+	// Without "sort", ovsdb-server sorts by every column, in its column
+	// order; the rows come out in the same order here.
+	sortCols := t.hashCols
 	if hasSort {
 		if sortCols, err = parseColumns(t, sortJSON, true); err != nil {
 			return err
