@@ -13,6 +13,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/etcdtest"
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/jsonrpc"
 )
 
@@ -39,6 +40,41 @@ const (
 // etcd exactly once, and no row reported as failed may be there.
 func TestFailoverKillLeader(t *testing.T) {
 	r := startRoles(t, []string{nbSchema}, 2)
+	runFailover(t, r, func(leader int) (heal func()) {
+		r.engines[leader].kill()
+		t.Logf("SIGKILLed txnengine-%d", leader)
+		return func() {}
+	})
+}
+
+// TestFailoverDroppedTxnResponse drops every etcd response to the leading
+// txnengine (go.etcd.io/etcd/pkg/v3/proxy through internal/etcdtest) while
+// 16 clients transact: its commits apply but their answers never arrive,
+// its lease cannot be renewed, and the standby takes over. The same
+// guarantees as for a SIGKILL hold.
+func TestFailoverDroppedTxnResponse(t *testing.T) {
+	var proxy *etcdtest.Proxy
+	r := startRoles(t, []string{nbSchema}, 2, withFirstEngineVia(func(c *etcdtest.Cluster) string {
+		proxy = etcdtest.NewProxy(t, c.Member(0))
+		return proxy.Endpoint()
+	}), withEngineArgs("--commit-timeout", "3s"))
+	runFailover(t, r, func(leader int) (heal func()) {
+		if leader != 0 {
+			t.Fatalf("txnengine-%d leads, not txnengine-0 behind the proxy", leader)
+		}
+		proxy.BlackholeRx()
+		t.Logf("dropping every etcd response to txnengine-0")
+		return proxy.UnblackholeRx
+	})
+}
+
+// runFailover runs 16 clients inserting uniquely named rows through the
+// frontend, calls fault on the leader once a share of them is
+// acknowledged, waits for another engine to lead, calls the heal function
+// fault returned, lets the clients finish, and checks etcd against what
+// the clients were told.
+func runFailover(t *testing.T, r *roles, fault func(leader int) (heal func())) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), failoverTimeout)
 	defer cancel()
 
@@ -102,11 +138,12 @@ func TestFailoverKillLeader(t *testing.T) {
 		t.Fatalf("only %d transactions acknowledged before the deadline", acks.Load())
 	}
 	old := r.waitLeader("")
-	r.engines[old].kill()
 	ackedAtKill := acks.Load()
-	t.Logf("SIGKILLed txnengine-%d after %d acknowledged transactions", old, ackedAtKill)
-	close(killed)
+	heal := fault(old)
+	t.Logf("fault on txnengine-%d after %d acknowledged transactions", old, ackedAtKill)
 	newLeader := r.waitLeader("unix:" + r.engineSocket(old))
+	heal()
+	close(killed)
 	wg.Wait()
 	if ctx.Err() != nil {
 		t.Fatalf("clients did not finish within %v", failoverTimeout)

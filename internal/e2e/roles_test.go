@@ -36,10 +36,42 @@ type roles struct {
 	sock     string
 }
 
+// rolesOption changes how startRoles starts the processes.
+type rolesOption func(*rolesConfig)
+
+type rolesConfig struct {
+	// engineEndpoints returns the etcd endpoints of engine i, "" for all
+	// members.
+	engineEndpoints func(c *etcdtest.Cluster, i int) string
+	engineArgs      []string
+}
+
+// withFirstEngineVia makes engine 0, which leads first, reach etcd only
+// through the endpoint that via returns (a fault-injecting proxy).
+func withFirstEngineVia(via func(c *etcdtest.Cluster) string) rolesOption {
+	return func(rc *rolesConfig) {
+		rc.engineEndpoints = func(c *etcdtest.Cluster, i int) string {
+			if i == 0 {
+				return via(c)
+			}
+			return ""
+		}
+	}
+}
+
+// withEngineArgs adds arguments to every txnengine.
+func withEngineArgs(args ...string) rolesOption {
+	return func(rc *rolesConfig) { rc.engineArgs = append(rc.engineArgs, args...) }
+}
+
 // startRoles starts the cluster and the processes and waits until the
-// frontend serves.
-func startRoles(t testing.TB, schemas []string, engines int) *roles {
+// frontend serves. Engine 0 starts first and leads when the others start.
+func startRoles(t testing.TB, schemas []string, engines int, opts ...rolesOption) *roles {
 	t.Helper()
+	var rc rolesConfig
+	for _, o := range opts {
+		o(&rc)
+	}
 	r := &roles{t: t, dir: shortDir(t), schemas: schemas}
 	r.cluster = etcdtest.NewCluster(t, 3)
 	r.cli = r.cluster.Client(t)
@@ -49,15 +81,24 @@ func startRoles(t testing.TB, schemas []string, engines int) *roles {
 	eps := strings.Join(r.cluster.Endpoints(), ",")
 	common := []string{"--etcd-endpoints", eps, "--log-level", "warn"}
 	for i := range engines {
-		args := append([]string{"txnengine"}, common...)
-		args = append(args, "--listen", "unix:"+r.engineSocket(i), "--lease-ttl", rolesLeaseTTL,
-			"--max-request-bytes", fmt.Sprint(rolesMaxRequestBytes))
+		engineEps := eps
+		if rc.engineEndpoints != nil {
+			if e := rc.engineEndpoints(r.cluster, i); e != "" {
+				engineEps = e
+			}
+		}
+		args := []string{"txnengine", "--etcd-endpoints", engineEps, "--log-level", "warn",
+			"--listen", "unix:" + r.engineSocket(i), "--lease-ttl", rolesLeaseTTL,
+			"--max-request-bytes", fmt.Sprint(rolesMaxRequestBytes)}
+		args = append(args, rc.engineArgs...)
 		for _, s := range schemas {
 			args = append(args, "--schema", s)
 		}
 		r.engines = append(r.engines, startProc(t, fmt.Sprintf("txnengine-%d", i), binPath, args...))
+		if i == 0 {
+			r.waitLeader("")
+		}
 	}
-	r.waitLeader("")
 	hubSock := filepath.Join(r.dir, "hub.sock")
 	r.hub = startProc(t, "monitorhub", binPath, append(append([]string{"monitorhub"}, common...), "--listen", "unix:"+hubSock)...)
 	r.sock = filepath.Join(r.dir, "db.sock")
