@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/etcdtest"
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/keys"
 	txnenginev1 "github.com/ovsdb-etcd/ovsdb-etcd/proto/ovsdbetcd/txnengine/v1"
 )
@@ -382,18 +383,18 @@ func TestLargeTransaction(t *testing.T) {
 }
 
 func TestPastClusterLimits(t *testing.T) {
-	etcd := startEtcd(t)
-	cli := etcd.client(t)
-	cfg := testConfig(t, cli, writeSchema(t, t.TempDir(), "1.0.0"), "unix:unused")
 	// The engine believes the cluster allows more than it does, so etcd
 	// itself refuses the Txn.
-	cfg.MaxTxnOps = 2 * testMaxTxnOps
+	const clusterMaxOps = 2000
+	etcd := startEtcd(t, etcdtest.WithMaxTxnOps(clusterMaxOps))
+	cli := etcd.client(t)
+	cfg := testConfig(t, cli, writeSchema(t, t.TempDir(), "1.0.0"), "unix:unused")
 	e := newTestEngine(t, cfg, false)
 	waitLeader(t, e.Engine)
 	mustTransact(t, e.Engine, insertOp("kept", 0))
 
-	ops := make([]any, 0, testMaxTxnOps+10)
-	for i := range testMaxTxnOps + 10 {
+	ops := make([]any, 0, clusterMaxOps+10)
+	for i := range clusterMaxOps + 10 {
 		ops = append(ops, insertOp(fmt.Sprintf("big-%d", i), i))
 	}
 	res, _, err := transact(t, e.Engine, ops...)

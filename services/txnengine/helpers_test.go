@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -16,10 +14,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.etcd.io/etcd/server/v3/embed"
-	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/etcdtest"
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/keys"
 )
 
@@ -27,11 +24,7 @@ import (
 const testTimeout = 30 * time.Second
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// The etcd client's and grpc's process-wide background goroutines.
-		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"),
-		goleak.IgnoreAnyFunction("google.golang.org/grpc/internal/grpcsync.(*CallbackSerializer).run"),
-	)
+	etcdtest.VerifyTestMain(m)
 }
 
 const testSchema = `{
@@ -59,63 +52,25 @@ func writeSchema(t *testing.T, dir, v string) string {
 	return p
 }
 
-// testEtcd is a single-member embedded etcd with raised limits.
+// testEtcd is a single-member embedded etcd (internal/etcdtest), with
+// etcdtest's raised limits unless opts change them.
 type testEtcd struct {
-	endpoints []string
+	c *etcdtest.Cluster
 }
 
 const (
-	testMaxTxnOps       = 20000
-	testMaxRequestBytes = 16 << 20
+	testMaxTxnOps       = etcdtest.DefaultMaxTxnOps
+	testMaxRequestBytes = etcdtest.DefaultMaxRequestBytes
 )
 
-func startEtcd(t *testing.T) *testEtcd {
+func startEtcd(t *testing.T, opts ...etcdtest.Option) *testEtcd {
 	t.Helper()
-	cfg := embed.NewConfig()
-	cfg.Dir = t.TempDir()
-	cfg.LogLevel = "error"
-	cfg.UnsafeNoFsync = true
-	cfg.MaxTxnOps = testMaxTxnOps
-	cfg.MaxRequestBytes = testMaxRequestBytes
-	cu, pu := freeURL(t), freeURL(t)
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
-	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
-	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		t.Fatalf("start etcd: %v", err)
-	}
-	t.Cleanup(e.Close)
-	select {
-	case <-e.Server.ReadyNotify():
-	case <-time.After(testTimeout):
-		t.Fatal("etcd not ready")
-	}
-	return &testEtcd{endpoints: []string{cu.String()}}
-}
-
-func freeURL(t *testing.T) url.URL {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return url.URL{Scheme: "http", Host: l.Addr().String()}
+	return &testEtcd{c: etcdtest.NewServer(t, opts...)}
 }
 
 func (e *testEtcd) client(t *testing.T) *clientv3.Client {
 	t.Helper()
-	cli, err := clientv3.New(clientv3.Config{
-		Endpoints:          e.endpoints,
-		DialTimeout:        5 * time.Second,
-		MaxCallSendMsgSize: testMaxRequestBytes + 1<<20,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cli.Close() })
-	return cli
+	return e.c.Client(t)
 }
 
 // testEngine is an Engine with its own registry and, optionally, a gRPC
