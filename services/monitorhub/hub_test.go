@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	monitorhubv1 "github.com/ovsdb-etcd/ovsdb-etcd/proto/ovsdbetcd/monitorhub/v1"
 	"github.com/prometheus/client_golang/prometheus"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/codes"
@@ -143,6 +144,7 @@ func TestResumeFromHistory(t *testing.T) {
 		{name: "oldest resumable", from: revs[2], want: revs[3:]},
 		{name: "newest", from: revs[7], want: nil},
 		{name: "too old", from: revs[1], snapshot: true},
+		{name: "past etcd", from: 1 << 40, snapshot: true},
 		{name: "zero", from: 0, snapshot: true},
 	}
 	for _, tc := range tests {
@@ -275,6 +277,18 @@ func TestOneEtcdWatchPerDatabase(t *testing.T) {
 	}
 	if got := gathered(t, reg, "ovsdb_etcd_monitorhub_etcd_watches"); got != float64(len(dbs)) {
 		t.Fatalf("gathered ovsdb_etcd_monitorhub_etcd_watches = %v, want %d", got, len(dbs))
+	}
+	st, err := monitorhubv1.NewMonitorHubServiceClient(conn).Status(t.Context(), &monitorhubv1.StatusRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.GetDatabases()) != len(dbs) {
+		t.Fatalf("Status = %v", st)
+	}
+	for i, ds := range st.GetDatabases() {
+		if ds.GetDatabase() != dbs[i] || ds.GetRevision() < revs[dbs[i]] || ds.GetOldestRevision() > ds.GetRevision() {
+			t.Fatalf("Status database %d = %v", i, ds)
+		}
 	}
 	waitFor(t, "subscriber gauge", func() bool {
 		return gaugeValue(g.h.metrics.subscribers.WithLabelValues("NB"))+

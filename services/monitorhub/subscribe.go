@@ -3,6 +3,8 @@ package monitorhub
 import (
 	"context"
 	"fmt"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // replayBatch is the number of updates a subscriber copies out of the
@@ -39,6 +41,19 @@ func (h *Hub) serve(ctx context.Context, name string, fromRev int64, s sender) e
 	d, err := h.database(ctx, name)
 	if err != nil {
 		return err
+	}
+	if fromRev > d.currentRev() {
+		// A resume point past the hub is fine if etcd has it (another hub
+		// was ahead); past etcd's own revision it comes from another etcd
+		// (a recreated cluster), and waiting for it would miss changes.
+		resp, err := h.cli.Get(ctx, h.layout.Schema(name), clientv3.WithCountOnly())
+		if err != nil {
+			return fmt.Errorf("read revision of %q: %w", name, err)
+		}
+		if fromRev > resp.Header.Revision {
+			d.log.Warn("resume revision is past etcd's; sending a snapshot", "rev", fromRev, "etcd_rev", resp.Header.Revision)
+			fromRev = 0
+		}
 	}
 	m := h.metrics
 	sub := &subscriber{wake: make(chan struct{}, 1)}
