@@ -43,15 +43,23 @@ func NewParser(v any, name string) (*Parser, error) {
 // it is missing (and not POptional) or of the wrong kind it records the
 // error and returns nil; after the first error every call returns nil.
 func (p *Parser) Member(name string, kinds int) any {
+	v, _ := p.MemberPresent(name, kinds)
+	return v
+}
+
+// MemberPresent is Member that also reports whether the member was
+// present and accepted, which tells a JSON null apart from an absent
+// member when kinds includes PAny.
+func (p *Parser) MemberPresent(name string, kinds int) (any, bool) {
 	if p.err != nil {
-		return nil
+		return nil, false
 	}
 	v, ok := p.obj[name]
 	if !ok {
 		if kinds&POptional == 0 {
 			p.Fail("Required '%s' member is missing.", name)
 		}
-		return nil
+		return nil, false
 	}
 	p.used[name] = true
 	good := kinds&PAny != 0
@@ -70,9 +78,9 @@ func (p *Parser) Member(name string, kinds int) any {
 	}
 	if !good {
 		p.Fail("Type mismatch for member '%s'.", name)
-		return nil
+		return nil, false
 	}
-	return v
+	return v, true
 }
 
 // Fail records a syntax error about the object unless one is recorded.
@@ -97,9 +105,18 @@ func (p *Parser) Finish() error {
 			unknown = append(unknown, k)
 		}
 	}
-	if len(unknown) > 0 {
-		slices.Sort(unknown)
+	switch n := len(unknown); {
+	case n == 1:
 		p.Fail("Member '%s' is present but not allowed here.", unknown[0])
+	case n > 1:
+		// ovsdb-server names the first in its hash order; byte order is
+		// the closest deterministic choice.
+		slices.Sort(unknown)
+		plural := "s"
+		if n == 2 {
+			plural = ""
+		}
+		p.Fail("Member '%s' and %d other member%s are present but not allowed here.", unknown[0], n-1, plural)
 	}
 	return p.err
 }

@@ -28,7 +28,7 @@ func ParseBaseType(v any) (BaseType, error) {
 		return BaseType{}, syntaxError(tv, "%s is not an atomic-type", JSONString(tv))
 	}
 	b := NewBaseType(at)
-	if ev := p.Member("enum", PAny|POptional); ev != nil {
+	if ev, ok := p.MemberPresent("enum", PAny|POptional); ok {
 		et := Type{Key: NewBaseType(at), Value: NewBaseType(TypeVoid), Min: 1, Max: Unlimited}
 		d, err := ParseDatum(et, ev, nil)
 		if err != nil {

@@ -47,6 +47,8 @@ var badSchemas = []struct {
 	{"minLength negative", `{"name":"X","tables":{"T":{"columns":{"a":{"type":{"key":{"type":"string","minLength":-1}}}}}}}`, []string{`"T"`, `"a"`}},
 	{"minInteger real", `{"name":"X","tables":{"T":{"columns":{"a":{"type":{"key":{"type":"integer","minInteger":1.5}}}}}}}`, []string{`"T"`, `"a"`}},
 	{"enum with bound", `{"name":"X","tables":{"T":{"columns":{"a":{"type":{"key":{"type":"integer","enum":1,"minInteger":3}}}}}}}`, []string{`"T"`, `"a"`}},
+	{"enum null", `{"name":"X","tables":{"T":{"columns":{"a":{"type":{"key":{"type":"string","enum":null}}}}}}}`, []string{`"T"`, `"a"`}},
+	{"two unknown members", `{"name":"X","tables":{"T":{"columns":{"a":{"type":{"key":{"type":"string","minInteger":1}},"min":0}}}}}`, []string{`"T"`, `"a"`}},
 	{"enum empty", `{"name":"X","tables":{"T":{"columns":{"a":{"type":{"key":{"type":"string","enum":["set",[]]}}}}}}}`, []string{`"T"`, `"a"`}},
 	{"enum wrong type", `{"name":"X","tables":{"T":{"columns":{"a":{"type":{"key":{"type":"string","enum":["set",[1]]}}}}}}}`, []string{`"T"`, `"a"`}},
 	{"enum duplicate", `{"name":"X","tables":{"T":{"columns":{"a":{"type":{"key":{"type":"string","enum":["set",["a","a"]]}}}}}}}`, []string{`"T"`, `"a"`}},
