@@ -32,6 +32,12 @@
 //     ResourceExhausted error; one whose resume point left the history
 //     window is closed with OutOfRange and gets a snapshot on resume.
 //
+// History across restarts: a starting hub reads each database as it was
+// HistoryRebuildRevisions revisions ago (or at etcd's compaction) and
+// replays the watch from there, so a frontend that resumes after a hub
+// restart still finds its revision in the history. A database is served
+// once that replay reaches its newest key.
+//
 // The package must not parse rows, write to etcd, or build keys other than
 // through the layout helpers in keys.go.
 //

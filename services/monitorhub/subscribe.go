@@ -30,10 +30,15 @@ type sender interface {
 //
 // The subscriber never holds the lock while sending: it copies up to
 // replayBatch shared updates and sends them, so a slow stream only delays
-// itself. Once it has caught up, letting more than SubscriberMaxLag
-// updates pile up after it reached the revision it subscribed at closes it with ErrLagging (it resumes from the history
-// at its last revision); if its position leaves the history it is closed
-// with ErrTooOld.
+// itself. Once it has reached the revision the hub was at when it
+// subscribed, letting more than SubscriberMaxLag updates pile up closes it
+// with ErrLagging (it resumes from the history at its last revision); if
+// its position leaves the history it is closed with ErrTooOld.
+//
+// A fromRev past the hub's revision is served by waiting for the hub to
+// get there (another hub replica was ahead), unless it is past etcd's own
+// revision too: then it comes from another etcd cluster and gets a
+// snapshot.
 func (h *Hub) serve(ctx context.Context, name string, fromRev int64, s sender) error {
 	if fromRev < 0 {
 		return fmt.Errorf("%w: negative start revision %d", ErrInvalidRequest, fromRev)
