@@ -130,6 +130,23 @@ func (c *Condition) Match(uuid ovsdb.UUID, row ovsdb.Row) bool {
 	return true
 }
 
+// MatchAny reports whether row satisfies at least one clause, or whether
+// the condition has none: ovsdb-server's ovsdb_condition_empty_or_match_any,
+// the semantics of a monitor_cond "where" (the OVS IDLs send one clause
+// per wanted value and expect their union). Match is the semantics of a
+// transaction's "where".
+func (c *Condition) MatchAny(uuid ovsdb.UUID, row ovsdb.Row) bool {
+	if c == nil || len(c.clauses) == 0 {
+		return true
+	}
+	for i := range c.clauses {
+		if c.clauses[i].eval(uuid, row) {
+			return true
+		}
+	}
+	return false
+}
+
 // uuidEquality returns the UUID of a `_uuid == <uuid>` clause, which lets
 // a query look the row up instead of scanning.
 func (c *Condition) uuidEquality() (ovsdb.UUID, bool) {

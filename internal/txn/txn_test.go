@@ -299,12 +299,16 @@ func TestCondition(t *testing.T) {
 		"kids": ovsdb.NewSet(), "weak": ovsdb.NewSet(), "fixed": ovsdb.NewSet(int64(0)),
 	}
 	u := ovsdb.UUID{1}
+	yes, no := true, false
 	tests := []struct {
 		cond  string
 		match bool
+		any   *bool // MatchAny, when it is checked
 		err   string
 	}{
-		{cond: `[]`, match: true},
+		{cond: `[["n","==",1],["n","==",5]]`, match: false, any: &yes},
+		{cond: `[["n","==",1],false]`, match: false, any: &no},
+		{cond: `[]`, match: true, any: &yes},
 		{cond: `[true]`, match: true},
 		{cond: `[false]`, match: false},
 		{cond: `[["n","<",6],["n",">=",5],["r","<=",1.5]]`, match: true},
@@ -343,6 +347,11 @@ func TestCondition(t *testing.T) {
 			}
 			if got := c.Match(u, row); got != tc.match {
 				t.Fatalf("Match = %v, want %v", got, tc.match)
+			}
+			if tc.any != nil {
+				if got := c.MatchAny(u, row); got != *tc.any {
+					t.Fatalf("MatchAny = %v, want %v", got, *tc.any)
+				}
 			}
 		})
 	}
