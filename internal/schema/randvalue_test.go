@@ -60,7 +60,8 @@ func TestRandomValuesMatchServer(t *testing.T) {
 		if strings.Contains(value, "1e400") {
 			continue // ovsdb-server's JSON parser rejects the whole request
 		}
-		reply := transact(t, c, fmt.Sprintf(`{"op":"insert","table":"A","row":{%q:%s}}`, col, value))
+		reply := transact(t, c, fmt.Sprintf(`{"op":"insert","table":"A","row":{%q:%s},"uuid-name":"row"},`+
+			`{"op":"select","table":"A","where":[["_uuid","==",["named-uuid","row"]]],"columns":[%q]}`, col, value, col))
 		first, _ := reply[0].(map[string]any)
 		got, err := ovsdb.ParseDatum(tbl.Columns[col].Type, decodeJSON(t, []byte(value)), anySymbols{})
 		if _, failed := first["error"]; failed {
@@ -72,6 +73,12 @@ func TestRandomValuesMatchServer(t *testing.T) {
 			}
 		} else if err != nil {
 			t.Errorf("#%d %s = %s: server accepted it, ParseDatum: %v", i, col, value, err)
+		} else if !strings.Contains(value, "named-uuid") {
+			rows := reply[1].(map[string]any)["rows"].([]any)
+			want := canon(rows[0].(map[string]any)[col])
+			if g := canon(ovsdb.DatumJSON(tbl.Columns[col].Type, got)); g != want {
+				t.Errorf("#%d %s = %s: stored\n got: %s\nwant: %s", i, col, value, g, want)
+			}
 		}
 	}
 	t.Logf("%d random values compared with ovsdb-server, %d rejected", n, rejected)
