@@ -59,7 +59,7 @@ func New(cfg Config, cli *clientv3.Client) (*Hub, error) {
 		layout:  layout,
 		cli:     cli,
 		watcher: clientv3.NewWatcher(cli),
-		log:     cfg.logger().With("service", cfg.Service),
+		log:     cfg.logger(),
 		metrics: m,
 		ctx:     ctx,
 		cancel:  cancel,
