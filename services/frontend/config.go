@@ -26,6 +26,9 @@ const (
 	// DefaultMaxBacklogBytes bounds a session's unsent output; a client
 	// that lets more pile up is disconnected.
 	DefaultMaxBacklogBytes = 256 << 20
+	// DefaultLagBacklogBytes is the unsent output past which a session
+	// stops being read from and its monitors' updates are merged per row.
+	DefaultLagBacklogBytes = 4 << 20
 	// DefaultMaxInflight bounds the concurrent transact requests of one
 	// session; past it the session stops reading from its client.
 	DefaultMaxInflight = 64
@@ -59,6 +62,7 @@ type Config struct {
 	MaxMessageSize          int
 	MaxDepth                int
 	MaxBacklogBytes         int
+	LagBacklogBytes         int
 	MaxInflight             int
 	UpdateWaitTimeout       time.Duration
 	ReadyTimeout            time.Duration
@@ -75,6 +79,7 @@ func NewConfig() Config {
 		MaxMessageSize:          DefaultMaxMessageSize,
 		MaxDepth:                DefaultMaxDepth,
 		MaxBacklogBytes:         DefaultMaxBacklogBytes,
+		LagBacklogBytes:         DefaultLagBacklogBytes,
 		MaxInflight:             DefaultMaxInflight,
 		UpdateWaitTimeout:       DefaultUpdateWaitTimeout,
 		ReadyTimeout:            DefaultReadyTimeout,
@@ -93,6 +98,7 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.MaxMessageSize, "max-message-size", c.MaxMessageSize, "largest accepted client message in bytes")
 	fs.IntVar(&c.MaxBacklogBytes, "max-backlog-bytes", c.MaxBacklogBytes, "disconnect a client whose unsent output exceeds this many bytes")
 	fs.IntVar(&c.HistoryRevisions, "frontend-history", c.HistoryRevisions, "recent revisions kept per database for monitor_cond_since")
+	fs.IntVar(&c.LagBacklogBytes, "lag-backlog-bytes", c.LagBacklogBytes, "past this much unsent output, stop reading a client and merge its updates per row")
 	fs.DurationVar(&c.UpdateWaitTimeout, "update-wait-timeout", c.UpdateWaitTimeout, "how long a transact reply waits for its own update to be sent first")
 }
 
@@ -115,7 +121,7 @@ func (c *Config) Validate() error {
 	switch {
 	case c.InactivityProbeInterval < 0:
 		return errors.New("frontend: negative inactivity probe interval")
-	case c.MaxMessageSize <= 0, c.MaxDepth <= 0, c.MaxBacklogBytes <= 0, c.MaxInflight <= 0, c.HistoryRevisions < 0:
+	case c.MaxMessageSize <= 0, c.MaxDepth <= 0, c.MaxBacklogBytes <= 0, c.LagBacklogBytes <= 0, c.MaxInflight <= 0, c.HistoryRevisions < 0:
 		return errors.New("frontend: limits must be positive")
 	case c.UpdateWaitTimeout <= 0, c.ReadyTimeout <= 0, c.WriteTimeout <= 0:
 		return errors.New("frontend: timeouts must be positive")

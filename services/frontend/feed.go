@@ -311,10 +311,7 @@ func (f *feed) publishLocked(rev int64, changes []rowChange) {
 		return
 	}
 	for m := range f.monitors {
-		if b := f.notificationLocked(m, rev, m.updateJSON(changes)); b != nil {
-			m.sess.enqueue(b)
-			f.metrics.updates.Inc()
-		}
+		m.sess.pushUpdate(m, rev, changes)
 	}
 }
 
@@ -427,6 +424,7 @@ func (f *feed) register(ctx context.Context, m *monitor, id json.RawMessage, sin
 func (f *feed) changeCond(m *monitor, newID []byte, tables map[string]*tableMonitor, reqID json.RawMessage) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	m.sess.freezeLag(m)
 	m.idJSON = newID
 	if m.version == 1 {
 		// ovsdb-server accepts conditions for a plain "monitor" and

@@ -469,3 +469,58 @@ func TestNotASocketRefused(t *testing.T) {
 		t.Fatal("unexpected ErrClosed")
 	}
 }
+
+// TestStalledClientMerged: a monitoring client that stops reading is not
+// read from, its updates are merged per row so its backlog stays bounded,
+// other clients get every update, and when it reads again it receives
+// the merged, current state.
+func TestStalledClientMerged(t *testing.T) {
+	const lagBytes = 8 << 10
+	env := startServer(t, func(c *Config) {
+		c.LagBacklogBytes = lagBytes
+		c.InactivityProbeInterval = 0
+	})
+	stalled := dialRaw(t, env.sock)
+	stalled.send(`{"method":"monitor_cond","params":["T","s",{"A":{"columns":["s","i"]}}],"id":1}`)
+	stalled.recv()
+
+	n := newNotes()
+	reader := dial(t, env.addr(), n.handler)
+	call(t, reader, "monitor_cond", "T", "r", map[string]any{"A": map[string]any{"columns": []any{"i"}}})
+	writer := dial(t, env.addr(), nil)
+	call(t, writer, "transact", "T", map[string]any{"op": "insert", "table": "A", "row": map[string]any{"s": "row", "i": 0}})
+	big := strings.Repeat("z", 16<<10)
+	const txns = 200
+	for i := 1; i <= txns; i++ {
+		call(t, writer, "transact", "T", map[string]any{"op": "update", "table": "A", "where": []any{}, "row": map[string]any{"s": fmt.Sprintf("%s-%d", big, i), "i": i}})
+	}
+	n.waitFor(t, "every update", func(s []string) bool { return len(s) == txns+1 })
+
+	// Every update of 16 KiB would be 3 MiB; merged, the backlog stays
+	// near the lag threshold plus what was in flight.
+	if hw := env.srv.metrics.backlogMax.Load(); hw > 1<<20 {
+		t.Fatalf("backlog high-water mark %d bytes: updates were not merged", hw)
+	}
+	var last string
+	got := 0
+	for !strings.Contains(last, fmt.Sprintf(`"i":%d`, txns)) {
+		b := stalled.recv()
+		got++
+		if !bytes.HasPrefix(b, []byte(`{"id":null,"method":"update2","params":["s",`)) {
+			t.Fatalf("unexpected message %.200s", b)
+		}
+		last = string(b)
+	}
+	if !strings.Contains(last, fmt.Sprintf(`%s-%d"`, big, txns)) {
+		t.Fatalf("merged update lacks the final value: %.300s", last)
+	}
+	if got >= txns {
+		t.Fatalf("stalled client got %d updates for %d transactions: nothing was merged", got, txns)
+	}
+	t.Logf("stalled client got %d updates for %d transactions", got, txns+1)
+	// The session is still usable.
+	stalled.send(`{"method":"echo","params":[],"id":"e"}`)
+	if got := string(stalled.recv()); got != `{"id":"e","result":[],"error":null}` {
+		t.Fatalf("echo after resuming: %.200s", got)
+	}
+}

@@ -21,6 +21,7 @@ type metrics struct {
 	subscriptions  prometheus.Gauge
 	resubscribes   prometheus.Counter
 	updateWaitMiss prometheus.Counter
+	lagging        prometheus.Gauge
 
 	backlogMax atomic.Int64 // the value behind backlogHigh
 }
@@ -60,12 +61,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Database subscriptions restarted after a failure."}),
 		updateWaitMiss: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "update_wait_timeouts_total",
 			Help: "transact replies sent before their own update arrived (the wait timed out)."}),
+		lagging: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "lagging_monitors",
+			Help: "Monitors of backlogged clients whose updates are being merged per row."}),
 	}
 	if reg == nil {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.sessions, m.monitors, m.requests, m.transactTime, m.dropped,
-		m.backlogHigh, m.updates, m.feedRevision, m.subscriptions, m.resubscribes, m.updateWaitMiss} {
+		m.backlogHigh, m.updates, m.feedRevision, m.subscriptions, m.resubscribes, m.updateWaitMiss, m.lagging} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("frontend: register metrics: %w", err)
 		}

@@ -38,12 +38,14 @@ type session struct {
 
 	lastRecv atomic.Int64 // unix nanoseconds of the last input
 
-	// outMu guards out, outBytes and outClosed.
+	// outMu guards out, outBytes, outClosed and lagging (queue.go).
 	outMu     sync.Mutex
-	out       [][]byte
-	outBytes  int
+	out       []outItem
+	outBytes  int // queued or being written, lag slots excluded
 	outClosed bool
+	lagging   map[*monitor]*lagSlot
 	outSig    chan struct{} // capacity 1: out became non-empty
+	drained   chan struct{} // closed and replaced when outBytes drops
 
 	// mu guards monitors, inflight and dbChangeAware.
 	mu            sync.Mutex
@@ -68,6 +70,8 @@ func newSession(srv *Server, conn net.Conn) *session {
 		cancel:   cancel,
 		sem:      make(chan struct{}, srv.cfg.MaxInflight),
 		outSig:   make(chan struct{}, 1),
+		drained:  make(chan struct{}),
+		lagging:  map[*monitor]*lagSlot{},
 		monitors: map[string]*monitor{},
 		inflight: map[string]*inflight{},
 	}
@@ -107,6 +111,11 @@ func (s *session) run() {
 func (s *session) readLoop() error {
 	dec := jsonrpc.NewDecoder(s.conn, jsonrpc.WithMaxSize(s.srv.cfg.MaxMessageSize), jsonrpc.WithMaxDepth(s.srv.cfg.MaxDepth))
 	for {
+		// Like ovsdb-server, do not read from a client that does not
+		// read what it is sent.
+		if err := s.waitDrained(); err != nil {
+			return err
+		}
 		var m jsonrpc.Message
 		if err := dec.Decode(&m); err != nil {
 			return fmt.Errorf("read message: %w", err)
@@ -166,65 +175,6 @@ func (s *session) handleNotification(m *jsonrpc.Message) {
 		delete(s.inflight, key)
 	}
 	s.mu.Unlock()
-}
-
-// enqueue appends an encoded message to the outbound queue. It never
-// blocks; it returns false when the session is closing or its backlog
-// is over the limit (the session is then closed).
-func (s *session) enqueue(b []byte) bool {
-	s.outMu.Lock()
-	if s.outClosed {
-		s.outMu.Unlock()
-		return false
-	}
-	if s.outBytes+len(b) > s.srv.cfg.MaxBacklogBytes {
-		s.outClosed = true
-		s.out, s.outBytes = nil, 0
-		s.outMu.Unlock()
-		s.log.Warn("dropping client: output backlog over limit", "limit", s.srv.cfg.MaxBacklogBytes)
-		s.srv.metrics.dropped.WithLabelValues(dropBacklog).Inc()
-		s.cancel()
-		return false
-	}
-	s.out = append(s.out, b)
-	s.outBytes += len(b)
-	n := s.outBytes
-	s.outMu.Unlock()
-	s.srv.metrics.observeBacklog(int64(n))
-	select {
-	case s.outSig <- struct{}{}:
-	default:
-	}
-	return true
-}
-
-// writeLoop owns writes to the connection.
-func (s *session) writeLoop() {
-	defer s.wg.Done()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-s.outSig:
-		}
-		s.outMu.Lock()
-		batch := s.out
-		s.out, s.outBytes = nil, 0
-		s.outMu.Unlock()
-		if len(batch) == 0 {
-			continue
-		}
-		bufs := net.Buffers(batch)
-		_ = s.conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
-		if _, err := bufs.WriteTo(s.conn); err != nil {
-			if s.ctx.Err() == nil {
-				s.log.Info("dropping client: write failed", "err", err)
-				s.srv.metrics.dropped.WithLabelValues(dropWrite).Inc()
-			}
-			s.cancel()
-			return
-		}
-	}
 }
 
 // probeLoop sends an echo request after interval without input and

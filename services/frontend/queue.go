@@ -1,0 +1,234 @@
+package frontend
+
+import (
+	"net"
+	"time"
+
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/ovsdb"
+)
+
+// The outbound queue of a session.
+//
+// Items are written in queue order. An item is either encoded bytes (a
+// reply or a notification) or a lag slot: once a session's unsent bytes
+// pass Config.LagBacklogBytes, each monitor's further updates are merged
+// per row into one slot queued where the first of them would have been,
+// and rendered only when the writer reaches it. A slot precedes every
+// reply queued after the updates merged into it, so update-before-reply
+// still holds, and a stalled client costs at most one net change per
+// row and monitor instead of a growing list of updates (apiserver's
+// cacheWatcher has the same problem and closes the watcher instead).
+
+// outItem is one entry of the outbound queue.
+type outItem struct {
+	raw []byte
+	lag *lagSlot
+}
+
+// lagSlot holds the merged updates of one monitor.
+type lagSlot struct {
+	m       *monitor
+	rev     int64 // the latest merged revision
+	changes []rowChange
+	index   map[rowKey]int // position in changes
+}
+
+type rowKey struct {
+	table string
+	uuid  ovsdb.UUID
+}
+
+// merge folds changes of revision rev into the slot: per row, the first
+// old and the last new.
+func (ls *lagSlot) merge(rev int64, changes []rowChange) {
+	ls.rev = rev
+	for _, c := range changes {
+		k := rowKey{c.table, c.uuid}
+		if i, ok := ls.index[k]; ok {
+			ls.changes[i].new = c.new
+			continue
+		}
+		ls.index[k] = len(ls.changes)
+		ls.changes = append(ls.changes, c)
+	}
+}
+
+// net drops rows whose merged change cancels out.
+func (ls *lagSlot) net() []rowChange {
+	out := make([]rowChange, 0, len(ls.changes))
+	for _, c := range ls.changes {
+		if (c.old == nil && c.new == nil) || (c.old != nil && c.new != nil && rowsEqual(c.old, c.new)) {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// enqueue appends an encoded message to the outbound queue. It never
+// blocks; it returns false when the session is closing or its backlog
+// is over MaxBacklogBytes (the session is then closed).
+func (s *session) enqueue(b []byte) bool {
+	s.outMu.Lock()
+	if s.outClosed {
+		s.outMu.Unlock()
+		return false
+	}
+	if s.outBytes+len(b) > s.srv.cfg.MaxBacklogBytes {
+		s.outClosed = true
+		s.out, s.outBytes = nil, 0
+		s.outMu.Unlock()
+		s.log.Warn("dropping client: output backlog over limit", "limit", s.srv.cfg.MaxBacklogBytes)
+		s.srv.metrics.dropped.WithLabelValues(dropBacklog).Inc()
+		s.cancel()
+		return false
+	}
+	s.out = append(s.out, outItem{raw: b})
+	s.outBytes += len(b)
+	n := s.outBytes
+	s.outMu.Unlock()
+	s.srv.metrics.observeBacklog(int64(n))
+	s.signal()
+	return true
+}
+
+func (s *session) signal() {
+	select {
+	case s.outSig <- struct{}{}:
+	default:
+	}
+}
+
+// pushUpdate queues the update of one revision for monitor m. The caller
+// holds m.feed.mu. When the session lags, the changes are merged into the
+// monitor's lag slot instead of being rendered now.
+func (s *session) pushUpdate(m *monitor, rev int64, changes []rowChange) {
+	s.outMu.Lock()
+	if s.outClosed {
+		s.outMu.Unlock()
+		return
+	}
+	slot := s.lagging[m]
+	if slot == nil && s.outBytes > s.srv.cfg.LagBacklogBytes {
+		slot = &lagSlot{m: m, index: map[rowKey]int{}}
+		s.lagging[m] = slot
+		s.out = append(s.out, outItem{lag: slot})
+		s.srv.metrics.lagging.Inc()
+	}
+	if slot != nil {
+		slot.merge(rev, changes)
+		s.outMu.Unlock()
+		s.signal()
+		return
+	}
+	s.outMu.Unlock()
+	if b := m.feed.notificationLocked(m, rev, m.updateJSON(changes)); b != nil {
+		if s.enqueue(b) {
+			s.srv.metrics.updates.Inc()
+		}
+	}
+}
+
+// freezeLag renders m's pending lag slot now, with m's current tables,
+// before they change (monitor_cond_change). The caller holds m.feed.mu.
+func (s *session) freezeLag(m *monitor) {
+	s.outMu.Lock()
+	defer s.outMu.Unlock()
+	slot := s.lagging[m]
+	if slot == nil {
+		return
+	}
+	delete(s.lagging, m)
+	s.srv.metrics.lagging.Dec()
+	b := m.feed.notificationLocked(m, slot.rev, m.updateJSON(slot.net()))
+	for i := range s.out {
+		if s.out[i].lag == slot {
+			s.out[i] = outItem{raw: b} // nil raw: nothing to send
+			s.outBytes += len(b)
+		}
+	}
+}
+
+// writeLoop owns writes to the connection.
+func (s *session) writeLoop() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.outSig:
+		}
+		s.outMu.Lock()
+		batch := s.out
+		s.out = nil
+		for _, it := range batch {
+			if it.lag != nil && s.lagging[it.lag.m] == it.lag {
+				// Freeze the slot: later updates go behind this point.
+				delete(s.lagging, it.lag.m)
+			}
+		}
+		s.outMu.Unlock()
+		if len(batch) == 0 {
+			continue
+		}
+		bufs := make(net.Buffers, 0, len(batch))
+		queued := 0
+		for _, it := range batch {
+			if it.lag == nil {
+				queued += len(it.raw)
+				if len(it.raw) > 0 {
+					bufs = append(bufs, it.raw)
+				}
+				continue
+			}
+			if b := s.renderLag(it.lag); b != nil {
+				bufs = append(bufs, b)
+			}
+		}
+		_ = s.conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
+		if _, err := bufs.WriteTo(s.conn); err != nil {
+			if s.ctx.Err() == nil {
+				s.log.Info("dropping client: write failed", "err", err)
+				s.srv.metrics.dropped.WithLabelValues(dropWrite).Inc()
+			}
+			s.cancel()
+			return
+		}
+		s.outMu.Lock()
+		s.outBytes -= queued
+		close(s.drained)
+		s.drained = make(chan struct{})
+		s.outMu.Unlock()
+	}
+}
+
+// renderLag renders a frozen lag slot.
+func (s *session) renderLag(slot *lagSlot) []byte {
+	m := slot.m
+	m.feed.mu.Lock()
+	defer m.feed.mu.Unlock()
+	s.srv.metrics.lagging.Dec()
+	b := m.feed.notificationLocked(m, slot.rev, m.updateJSON(slot.net()))
+	if b != nil {
+		s.srv.metrics.updates.Inc()
+	}
+	return b
+}
+
+// waitDrained blocks while the unsent output is over LagBacklogBytes.
+func (s *session) waitDrained() error {
+	for {
+		s.outMu.Lock()
+		over := s.outBytes > s.srv.cfg.LagBacklogBytes
+		ch := s.drained
+		s.outMu.Unlock()
+		if !over {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-s.ctx.Done():
+			return s.ctx.Err()
+		}
+	}
+}
