@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -366,5 +367,29 @@ func TestReadyWithoutProgress(t *testing.T) {
 	s.waitSnapshot(t)
 	if s.snapshotRev() < last || len(s.rows) != 1 {
 		t.Fatalf("snapshot at %d with %d rows, want >= %d with 1", s.snapshotRev(), len(s.rows), last)
+	}
+}
+
+// TestLargeTxnIsOneUpdate: a 10,000-row, 8 MiB etcd Txn (ovn-northd's
+// first sync) reaches a gRPC subscriber as one update.
+func TestLargeTxnIsOneUpdate(t *testing.T) {
+	e := newEnv(t)
+	e.createDB("NB")
+	sock := sockPath(t)
+	serveHub(t, testConfig(), e.cli, sock)
+	r := newRecorder()
+	subscribe(t, dial(t, sock), "NB", r.fn)
+	r.waitRev(t, 1)
+	const rows = 10000
+	val := `{"pad":"` + strings.Repeat("x", 830) + `"}`
+	ops := make([]clientv3.Op, rows)
+	for i := range ops {
+		ops[i] = clientv3.OpPut(rowKeyOf("NB", "Logical_Switch_Port", newUUID()), val)
+	}
+	rev := e.txn(ops...)
+	r.waitRev(t, rev)
+	ups := r.updates()
+	if len(ups) != 1 || ups[0].Rev != rev || len(ups[0].Changes) != rows {
+		t.Fatalf("got %d updates, want one at %d with %d changes", len(ups), rev, rows)
 	}
 }
