@@ -365,10 +365,6 @@ func (x *txn) assessWeakRefs() *ovsdb.Error {
 
 // checkIndexes is check_index_uniqueness.
 func (x *txn) checkIndexes() *ovsdb.Error {
-	type holder struct {
-		tt *txnTable
-		tr *txnRow
-	}
 	var txnIdx map[*table][]map[string]*txnRow
 	var buf []byte
 	return x.eachRow(func(tt *txnTable, tr *txnRow) *ovsdb.Error {

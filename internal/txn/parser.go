@@ -28,14 +28,13 @@ const (
 // the end.
 type opParser struct {
 	obj  map[string]any // nil when the operation is not an object
-	raw  any
-	i, n int // the operation's position, for error details
+	i, n int            // the operation's position, for error details
 	used map[string]bool
 	err  *ovsdb.Error
 }
 
 func newOpParser(op any, i, n int) *opParser {
-	p := &opParser{raw: op, i: i, n: n, used: make(map[string]bool, 4)}
+	p := &opParser{i: i, n: n, used: make(map[string]bool, 4)}
 	if m, ok := op.(map[string]any); ok {
 		p.obj = m
 	} else {
