@@ -310,8 +310,9 @@ func (f *feed) publishLocked(rev int64, changes []rowChange) {
 	if len(changes) == 0 {
 		return
 	}
+	cache := &renderCache{rev: rev, changes: changes, bySig: map[string][]byte{}}
 	for m := range f.monitors {
-		m.sess.pushUpdate(m, rev, changes)
+		m.sess.pushUpdate(m, cache)
 	}
 }
 
@@ -321,21 +322,58 @@ func (f *feed) notificationLocked(m *monitor, rev int64, upd map[string]any) []b
 	if len(upd) == 0 {
 		return nil
 	}
-	var params []any
-	switch m.version {
-	case 1:
-		params = []any{json.RawMessage(m.idJSON), upd}
-	case 2:
-		params = []any{json.RawMessage(m.idJSON), upd}
-	default:
-		params = []any{json.RawMessage(m.idJSON), txnID(f.clusterID, rev).String(), upd}
-	}
-	b, err := marshal(params)
+	b, err := marshal(upd)
 	if err != nil {
 		f.log.Error("encode update", "monitor_id", string(m.idJSON), "err", err)
 		return nil
 	}
-	return encodeNotification(updateMethods[m.version], b)
+	return f.encodeUpdate(m, rev, b)
+}
+
+// encodeUpdate wraps encoded table-updates for m: [id, upd] for update
+// and update2, [id, last-txn-id, upd] for update3.
+func (f *feed) encodeUpdate(m *monitor, rev int64, upd []byte) []byte {
+	b := make([]byte, 0, len(upd)+len(m.idJSON)+96)
+	b = append(b, `{"id":null,"method":"`...)
+	b = append(b, updateMethods[m.version]...)
+	b = append(b, `","params":[`...)
+	b = append(b, m.idJSON...)
+	b = append(b, ',')
+	if m.version == 3 {
+		b = append(b, '"')
+		b = append(b, txnID(f.clusterID, rev).String()...)
+		b = append(b, `",`...)
+	}
+	b = append(b, upd...)
+	b = append(b, "]}"...)
+	return b
+}
+
+// renderCache shares the encoded table-updates of one revision between
+// monitors with the same selection (monitor.sig), so an update's JSON is
+// built once however many clients watch the same thing.
+type renderCache struct {
+	rev     int64
+	changes []rowChange
+	bySig   map[string][]byte // nil value: nothing for that selection
+}
+
+func (f *feed) cachedNotificationLocked(m *monitor, c *renderCache) []byte {
+	upd, ok := c.bySig[m.sig]
+	if !ok {
+		if u := m.updateJSON(c.changes); len(u) > 0 {
+			var err error
+			if upd, err = marshal(u); err != nil {
+				f.log.Error("encode update", "monitor_id", string(m.idJSON), "err", err)
+				upd = nil
+			}
+		}
+		c.bySig[m.sig] = upd
+	}
+	if upd == nil {
+		return nil
+	}
+	return f.encodeUpdate(m, c.rev, upd)
 }
 
 var updateMethods = map[int]string{1: "update", 2: "update2", 3: "update3"}
@@ -450,6 +488,7 @@ func (f *feed) changeCond(m *monitor, newID []byte, tables map[string]*tableMoni
 		}
 		m.tables[name] = ntm
 	}
+	m.sig = m.signature()
 	if b := f.notificationLocked(m, f.rev, upd); b != nil {
 		m.sess.enqueue(b)
 	}

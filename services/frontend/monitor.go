@@ -3,6 +3,7 @@ package frontend
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/ovsdb"
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/schema"
@@ -19,6 +20,29 @@ type monitor struct {
 	idJSON  []byte
 	version int // 1: "update" (monitor), 2: "update2" (monitor_cond), 3: "update3" (monitor_cond_since)
 	tables  map[string]*tableMonitor
+	sig     string // version and selection: equal sigs render equal updates
+}
+
+// signature identifies what m selects and how it renders it.
+func (m *monitor) signature() string {
+	names := make([]string, 0, len(m.tables))
+	for name := range m.tables {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	fmt.Fprintf(&b, "v%d", m.version)
+	for _, name := range names {
+		tm := m.tables[name]
+		fmt.Fprintf(&b, "|%s:%t%t%t%t:", name, tm.initial, tm.insert, tm.delete, tm.modify)
+		for _, c := range tm.columns {
+			b.WriteString(c.Name)
+			b.WriteByte(',')
+		}
+		b.WriteByte(':')
+		b.WriteString(tm.condJSON)
+	}
+	return b.String()
 }
 
 // tableMonitor is what a monitor selects from one table.
@@ -27,6 +51,7 @@ type tableMonitor struct {
 	columns                         []*schema.Column // sorted by name
 	initial, insert, delete, modify bool
 	cond                            *txn.Condition // nil: every row
+	condJSON                        string         // the condition as the client sent it
 }
 
 // rowChange is one row's change in one revision: old nil for an insert,
@@ -72,6 +97,7 @@ func parseMonitor(db *database, version int, id, reqs any) (*monitor, *ovsdb.Err
 		sort.Slice(tm.columns, func(i, j int) bool { return tm.columns[i].Name < tm.columns[j].Name })
 		m.tables[name] = tm
 	}
+	m.sig = m.signature()
 	return m, nil
 }
 
@@ -153,6 +179,7 @@ func (tm *tableMonitor) parseRequest(version int, r any, seen map[string]bool) *
 			return ovsdb.AsError(err)
 		}
 		tm.cond = cond
+		tm.condJSON = ovsJSON(wv)
 	}
 	return nil
 }

@@ -96,6 +96,7 @@ func parseCondChange(mon *monitor, reqs any) (map[string]*tableMonitor, *ovsdb.E
 					return nil, ovsdb.AsError(err)
 				}
 				ntm.cond = cond
+				ntm.condJSON = ovsJSON(wv)
 			}
 		}
 		out[name] = &ntm

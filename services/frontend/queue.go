@@ -102,7 +102,7 @@ func (s *session) signal() {
 // pushUpdate queues the update of one revision for monitor m. The caller
 // holds m.feed.mu. When the session lags, the changes are merged into the
 // monitor's lag slot instead of being rendered now.
-func (s *session) pushUpdate(m *monitor, rev int64, changes []rowChange) {
+func (s *session) pushUpdate(m *monitor, c *renderCache) {
 	s.outMu.Lock()
 	if s.outClosed {
 		s.outMu.Unlock()
@@ -116,13 +116,13 @@ func (s *session) pushUpdate(m *monitor, rev int64, changes []rowChange) {
 		s.srv.metrics.lagging.Inc()
 	}
 	if slot != nil {
-		slot.merge(rev, changes)
+		slot.merge(c.rev, c.changes)
 		s.outMu.Unlock()
 		s.signal()
 		return
 	}
 	s.outMu.Unlock()
-	if b := m.feed.notificationLocked(m, rev, m.updateJSON(changes)); b != nil {
+	if b := m.feed.cachedNotificationLocked(m, c); b != nil {
 		if s.enqueue(b) {
 			s.srv.metrics.updates.Inc()
 		}

@@ -1,0 +1,77 @@
+package frontend
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"testing"
+
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/ovsdb"
+)
+
+// BenchmarkFanout measures one revision's fan-out to many monitors of
+// the same selection (the shared-JSON case) and of distinct ones.
+func BenchmarkFanout(b *testing.B) {
+	sch := loadSchema(&testing.T{}, testSchemaPath)
+	for _, tc := range []struct {
+		name     string
+		monitors int
+		distinct bool
+	}{
+		{name: "same/100", monitors: 100},
+		{name: "distinct/100", monitors: 100, distinct: true},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			m, err := newMetrics(nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			cfg := NewConfig()
+			cfg.MaxBacklogBytes = 1 << 40
+			cfg.LagBacklogBytes = 1 << 40
+			srv := &Server{cfg: cfg, metrics: m, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+			srv.ctx, srv.cancel = context.WithCancel(context.Background())
+			defer srv.cancel()
+			f := newFeed("T", sch, srv.log, 1, 16, m)
+			db := &database{name: "T", schema: sch, feed: f}
+			f.readyOnce.Do(func() { close(f.ready) })
+			var sessions []*session
+			for i := range tc.monitors {
+				s := &session{srv: srv, ctx: srv.ctx, outSig: make(chan struct{}, 1), drained: make(chan struct{}), lagging: map[*monitor]*lagSlot{}, log: srv.log}
+				sessions = append(sessions, s)
+				bound := int64(0)
+				if tc.distinct {
+					bound = int64(-i) // every row still matches
+				}
+				cols := []any{"s", "i", "set", "m"}
+				mon, perr := parseMonitor(db, 2, i, map[string]any{"A": map[string]any{"columns": cols, "where": []any{[]any{"i", ">=", bound}}}})
+				if perr != nil {
+					b.Fatal(perr)
+				}
+				mon.sess, mon.idJSON = s, []byte(fmt.Sprint(i))
+				f.monitors[mon] = struct{}{}
+			}
+			row := func(i int) ovsdb.Row {
+				return ovsdb.Row{
+					"s": ovsdb.Datum{Keys: []ovsdb.Atom{fmt.Sprintf("row-%d", i)}}, "i": ovsdb.Datum{Keys: []ovsdb.Atom{int64(i)}},
+					"set": ovsdb.NewSet(int64(1), int64(2), int64(i)), "m": ovsdb.NewMap([]ovsdb.Atom{"k"}, []ovsdb.Atom{fmt.Sprint(i)}),
+					"o": ovsdb.Datum{}, "_version": ovsdb.Datum{Keys: []ovsdb.Atom{ovsdb.UUID{byte(i)}}},
+				}
+			}
+			b.ReportAllocs()
+			rev := int64(1)
+			for i := 0; b.Loop(); i++ {
+				rev++
+				f.mu.Lock()
+				f.publishLocked(rev, []rowChange{{table: "A", uuid: ovsdb.UUID{1}, old: row(i), new: row(i + 1)}})
+				f.mu.Unlock()
+				if i%64 == 0 {
+					for _, s := range sessions {
+						s.out, s.outBytes = nil, 0
+					}
+				}
+			}
+		})
+	}
+}
