@@ -117,9 +117,11 @@ func Run(ctx context.Context, cfg Config) error {
 	go func() { serveErr <- srv.Serve(lis) }()
 	log.Info("monitorhub serving", "listen", cfg.Listen)
 	var runErr error
+	served := false
 	select {
 	case <-ctx.Done():
 	case err := <-serveErr:
+		served = true
 		runErr = fmt.Errorf("serve gRPC on %s: %w", cfg.Listen, err)
 	}
 	// Closing the hub first ends every Watch stream with Unavailable, so
@@ -134,6 +136,9 @@ func Run(ctx context.Context, cfg Config) error {
 	case <-t.C:
 		srv.Stop()
 		<-stopped
+	}
+	if !served {
+		<-serveErr // Serve returns once the server stopped
 	}
 	return runErr
 }
