@@ -14,7 +14,7 @@ func TestCompareAtoms(t *testing.T) {
 		{int64(math.MaxInt64), int64(math.MinInt64), 1},
 		{int64(3), int64(3), 0},
 		{1.5, 1.25, 1},
-		{-0.0, 0.0, 0},
+		{math.Copysign(0, -1), 0.0, 0},
 		{false, true, -1},
 		{true, true, 0},
 		{"B", "a", -1},

@@ -59,8 +59,8 @@ func FuzzParseDatum(f *testing.F) {
 			}
 			return
 		}
-		if err := typ.CheckDatum(d); err != nil {
-			t.Fatalf("accepted %s as %v, which fails CheckDatum: %v", data, d, err)
+		if cerr := typ.CheckDatum(d); cerr != nil {
+			t.Fatalf("accepted %s as %v, which fails CheckDatum: %v", data, d, cerr)
 		}
 		if !sortedStrict(d.Keys) {
 			t.Fatalf("accepted %s as non-canonical %v", data, d)

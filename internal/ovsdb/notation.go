@@ -94,7 +94,7 @@ func unwrap(v any, name string, wantString bool) (any, bool) {
 	if !ok || len(arr) != 2 {
 		return nil, false
 	}
-	if s, ok := arr[0].(string); !ok || s != name {
+	if s, isString := arr[0].(string); !isString || s != name {
 		return nil, false
 	}
 	if wantString {

@@ -227,7 +227,7 @@ func ParseType(v any) (Type, error) {
 	if err := parseN(minv, &t.Min); err != nil {
 		return Type{}, err
 	}
-	if !(t.Min <= 1 && t.Max >= 1) {
+	if t.Min > 1 || t.Max < 1 {
 		return Type{}, syntaxError(v, "ovsdb type fails constraint checks")
 	}
 	return t, nil

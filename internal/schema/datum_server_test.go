@@ -74,7 +74,7 @@ var valueCases = []struct{ col, value string }{
 	{"mu", `["map",[[["named-uuid","x"],1]]]`},
 }
 
-func startDM(t *testing.T) (*ovsdb.Type, *Table, *jsonrpc.Client) {
+func startDM(t *testing.T) (*Table, *jsonrpc.Client) {
 	t.Helper()
 	data, err := os.ReadFile("testdata/types.ovsschema")
 	if err != nil {
@@ -85,7 +85,7 @@ func startDM(t *testing.T) (*ovsdb.Type, *Table, *jsonrpc.Client) {
 		t.Fatal(err)
 	}
 	srv := refserver.Start(t, refserver.Options{Schemas: []string{"testdata/types.ovsschema"}})
-	return nil, db.Tables["A"], srv.Dial(t.Context())
+	return db.Tables["A"], srv.Dial(t.Context())
 }
 
 func transact(t *testing.T, c *jsonrpc.Client, ops string) []any {
@@ -108,7 +108,7 @@ func transactDB(t *testing.T, c *jsonrpc.Client, db, ops string) []any {
 // TestParseDatumMatchesServer compares ParseDatum with ovsdb-server's
 // handling of the same JSON values in an insert.
 func TestParseDatumMatchesServer(t *testing.T) {
-	_, tbl, c := startDM(t)
+	tbl, c := startDM(t)
 	for i, tc := range valueCases {
 		t.Run(fmt.Sprintf("%d_%s", i, tc.col), func(t *testing.T) {
 			col := tbl.Columns[tc.col]
@@ -153,7 +153,7 @@ func TestParseDatumMatchesServer(t *testing.T) {
 // TestCheckDatumMatchesServer compares CheckDatum with the errors
 // ovsdb-server returns when a mutation leaves a column out of bounds.
 func TestCheckDatumMatchesServer(t *testing.T) {
-	_, tbl, c := startDM(t)
+	tbl, c := startDM(t)
 	i64 := func(xs ...int64) []ovsdb.Atom {
 		out := make([]ovsdb.Atom, len(xs))
 		for i, x := range xs {

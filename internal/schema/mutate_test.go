@@ -46,6 +46,7 @@ func allPaths(v any, p jsonPath, out *[]jsonPath) {
 // mutate changes one place of a deep copy of doc: replaces a value,
 // deletes a member, or adds a member.
 func mutate(t *testing.T, r *rand.Rand, doc string) string {
+	t.Helper()
 	v := decodeJSON(t, []byte(doc))
 	var paths []jsonPath
 	allPaths(v, nil, &paths)
@@ -114,9 +115,9 @@ func TestParseMatchesOVSDBToolOnMutations(t *testing.T) {
 				t.Errorf("%s #%d: Parse accepts, ovsdb-tool: %s\nschema: %s", base, n, out, doc)
 			case toolErr == nil:
 				accepted++
-				stored, err := os.ReadFile(dbPath)
-				if err != nil {
-					t.Fatal(err)
+				stored, rerr := os.ReadFile(dbPath)
+				if rerr != nil {
+					t.Fatal(rerr)
 				}
 				lines := strings.SplitN(string(stored), "\n", 3)
 				want := canon(decodeJSON(t, []byte(lines[1])))

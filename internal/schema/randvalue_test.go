@@ -47,7 +47,7 @@ func randomValue(r *rand.Rand, depth int) string {
 // TestRandomValuesMatchServer sends reproducible random values for every
 // column of types.ovsschema's table A to ovsdb-server and ParseDatum.
 func TestRandomValuesMatchServer(t *testing.T) {
-	_, tbl, c := startDM(t)
+	tbl, c := startDM(t)
 	r := rand.New(rand.NewPCG(7, 7))
 	const n = 1500
 	rejected := 0

@@ -290,16 +290,7 @@ func (d *decoder) value(depth int) (any, error) {
 			return nil, d.errorf("expected ',' or ']'")
 		}
 	case c == '-' || (c >= '0' && c <= '9'):
-		start := d.pos
-		for d.pos < len(d.data) {
-			c := d.data[d.pos]
-			if c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
-				d.pos++
-				continue
-			}
-			break
-		}
-		return json.Number(d.data[start:d.pos]), nil
+		return json.Number(d.number()), nil
 	case c == '{':
 		d.pos++
 		obj := map[string]any{}

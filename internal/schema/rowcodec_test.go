@@ -143,6 +143,7 @@ func TestEncodeRowErrors(t *testing.T) {
 
 // nbSwitchRow is a Logical_Switch row with n ports and a few other columns.
 func nbSwitchRow(tb testing.TB, tbl *Table, n int) ovsdb.Row {
+	tb.Helper()
 	ports := make([]ovsdb.Atom, n)
 	for i := range ports {
 		ports[i] = ovsdb.UUID{0: byte(i), 1: byte(i >> 8), 15: 7}

@@ -287,7 +287,7 @@ func parseColumn(name string, v any) (*Column, error) {
 	mutable := p.Member("mutable", ovsdb.PBool|ovsdb.POptional)
 	ephemeral := p.Member("ephemeral", ovsdb.PBool|ovsdb.POptional)
 	tv := p.Member("type", ovsdb.PString|ovsdb.PObject)
-	if err := p.Finish(); err != nil {
+	if err = p.Finish(); err != nil {
 		return nil, err
 	}
 	typ, err := ovsdb.ParseType(tv)
