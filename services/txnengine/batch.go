@@ -100,7 +100,7 @@ func (b *batch) empty() bool {
 
 // etcdOps returns the batch's puts and deletes, then its comments keyed
 // by now.
-func (b *batch) etcdOps(now time.Time) ([]clientv3.Op, error) {
+func (b *batch) etcdOps(now time.Time) []clientv3.Op {
 	ops := make([]clientv3.Op, 0, len(b.order)+len(b.comments)+1)
 	for _, key := range b.order {
 		op := b.rows[key]
@@ -116,7 +116,7 @@ func (b *batch) etcdOps(now time.Time) ([]clientv3.Op, error) {
 		ops = append(ops, clientv3.OpPut(b.keys.Comment(c.db, now, n[c.db]), c.text))
 		n[c.db]++
 	}
-	return ops, nil
+	return ops
 }
 
 // isSizeError reports whether err proves etcd refused a request for its

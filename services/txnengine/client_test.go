@@ -30,8 +30,8 @@ func TestClientRetriesUnreachableLeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cli.Put(t.Context(), keys.Default().Election()+"/dead", dead, clientv3.WithLease(lease.ID)); err != nil {
-		t.Fatal(err)
+	if _, perr := cli.Put(t.Context(), keys.Default().Election()+"/dead", dead, clientv3.WithLease(lease.ID)); perr != nil {
+		t.Fatal(perr)
 	}
 	e := newTestEngine(t, testConfig(t, cli, writeSchema(t, dir, "1.0.0"), "unix:"+filepath.Join(dir, "live.sock")), true)
 

@@ -320,8 +320,8 @@ func (e *Engine) leadOnce(ctx context.Context) error {
 		sess.Orphan()
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 		defer cancel()
-		if _, err := e.cli.Revoke(rctx, sess.Lease()); err != nil {
-			e.log.Debug("revoke election lease", "err", err)
+		if _, rerr := e.cli.Revoke(rctx, sess.Lease()); rerr != nil {
+			e.log.Debug("revoke election lease", "err", rerr)
 		}
 	}()
 	el := concurrency.NewElection(sess, e.keys.Election())
@@ -342,9 +342,9 @@ func (e *Engine) leadOnce(ctx context.Context) error {
 	log := e.log.With("leader_rev", t.leaderRev)
 	log.Info("elected leader; loading databases", "advertise", e.cfg.advertise())
 	start := time.Now()
-	if err := t.load(ctx); err != nil {
-		t.finish(err)
-		return fmt.Errorf("load after election: %w", err)
+	if lerr := t.load(ctx); lerr != nil {
+		t.finish(lerr)
+		return fmt.Errorf("load after election: %w", lerr)
 	}
 	e.metrics.loadSeconds.Observe(time.Since(start).Seconds())
 	log.Info("leading", "rev", t.rev, "load_time", time.Since(start))

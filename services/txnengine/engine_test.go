@@ -220,8 +220,8 @@ func TestFailover(t *testing.T) {
 	send := func(ops string) (*txnenginev1.TransactResponse, error) {
 		return c.Transact(t.Context(), &txnenginev1.TransactRequest{Database: "Test", Operations: []byte(ops)})
 	}
-	if _, err := send(`[{"op":"insert","table":"T","row":{"name":"one"}}]`); err != nil {
-		t.Fatal(err)
+	if _, serr := send(`[{"op":"insert","table":"T","row":{"name":"one"}}]`); serr != nil {
+		t.Fatal(serr)
 	}
 
 	// The standby refuses, naming the leader, and did not execute.
@@ -232,8 +232,8 @@ func TestFailover(t *testing.T) {
 		t.Fatalf("standby: %v (leader %q), want NOT_LEADER naming %s", st, leader, e1.addr)
 	}
 
-	if err := e1.Close(); err != nil {
-		t.Fatal(err)
+	if cerr := e1.Close(); cerr != nil {
+		t.Fatal(cerr)
 	}
 	waitLeader(t, e2.Engine)
 	resp, err := send(`[{"op":"insert","table":"T","row":{"name":"two"}},{"op":"select","table":"T","where":[]}]`)

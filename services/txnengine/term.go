@@ -442,10 +442,7 @@ var errTooLarge = errors.New("transaction too large for the etcd cluster")
 func (t *term) commit(ctx context.Context, b *batch) (int64, error) {
 	t.batchSeq++
 	id := strconv.FormatUint(t.batchSeq, 10)
-	ops, err := b.etcdOps(time.Now())
-	if err != nil {
-		return 0, err
-	}
+	ops := b.etcdOps(time.Now())
 	ops = append(ops, clientv3.OpPut(t.marker, id))
 	if len(ops) > t.e.cfg.MaxTxnOps {
 		t.e.metrics.etcdTxns.WithLabelValues("too_large").Inc()
