@@ -152,12 +152,14 @@ func (c *allInOneConfig) run(ctx context.Context, endpointsGiven bool) (err erro
 
 	endpoints := c.etcdEndpoints
 	sockDir := c.dataDir
+	var etcdErr <-chan error // the embedded etcd's fatal errors
 	if c.dataDir != "" {
 		e, err := startEmbeddedEtcd(ctx, o.log, c.dataDir)
 		if err != nil {
 			return err
 		}
 		defer e.Close()
+		etcdErr = e.Err()
 		endpoints = e.endpoints
 		c.txn.MaxTxnOps, c.txn.MaxRequestBytes = embeddedMaxTxnOps, embeddedMaxRequestBytes
 	} else {
@@ -184,6 +186,16 @@ func (c *allInOneConfig) run(ctx context.Context, endpointsGiven bool) (err erro
 	c.hub.Listen = "unix:" + filepath.Join(sockDir, monitorHubSocket)
 
 	g := newRoleGroup(ctx)
+	if etcdErr != nil {
+		g.goRole("embedded etcd", func(ctx context.Context) error {
+			select {
+			case err := <-etcdErr:
+				return err
+			case <-ctx.Done():
+				return nil
+			}
+		})
+	}
 	// The txnengine runs in process so that all-in-one can wait for it to
 	// lead before the frontend listens: a punix socket appears only once
 	// the server is ready to transact. A refused schema fails New.

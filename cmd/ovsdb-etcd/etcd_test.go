@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/keys"
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/schema"
 )
 
 // TestEmbeddedEtcdRestart starts the embedded etcd, writes schemas and rows
@@ -70,4 +72,56 @@ func TestEmbeddedEtcdRestart(t *testing.T) {
 			t.Errorf("loaded schemas %v, want A and B", schemas)
 		}
 	})
+}
+
+func TestWaitForSchemas(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	want := map[string]*schema.Database{"A": {}}
+	tests := []struct {
+		name     string
+		failures int   // calls answering errNoSchemas before success
+		other    error // returned at once instead, if set
+		cancel   bool  // ctx ends while waiting
+		wantErr  error
+	}{
+		{name: "present at once", failures: 0},
+		{name: "stored later", failures: 3},
+		{name: "other error not retried", other: errors.New("boom"), wantErr: nil},
+		{name: "gives up when ctx ends", failures: 1 << 30, cancel: true, wantErr: context.Canceled},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			calls := 0
+			load := func(context.Context) (map[string]*schema.Database, error) {
+				calls++
+				if tc.other != nil {
+					return nil, tc.other
+				}
+				if calls <= tc.failures {
+					if tc.cancel && calls == 2 {
+						cancel()
+					}
+					return nil, errNoSchemas
+				}
+				return want, nil
+			}
+			got, err := waitForSchemas(log, time.Millisecond, load)(ctx)
+			switch {
+			case tc.other != nil:
+				if !errors.Is(err, tc.other) || calls != 1 {
+					t.Errorf("err %v after %d calls, want %v after 1", err, calls, tc.other)
+				}
+			case tc.wantErr != nil:
+				if !errors.Is(err, tc.wantErr) || !errors.Is(err, errNoSchemas) {
+					t.Errorf("err %v, want %v and errNoSchemas", err, tc.wantErr)
+				}
+			default:
+				if err != nil || got["A"] == nil || calls != tc.failures+1 {
+					t.Errorf("got %v, %v after %d calls", got, err, calls)
+				}
+			}
+		})
+	}
 }

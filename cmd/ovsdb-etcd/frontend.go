@@ -104,7 +104,7 @@ func runFrontend(ctx context.Context, o *observability, cfg frontend.Config, cli
 	deps := frontend.Deps{
 		Transactor:  txc,
 		Subscriber:  hubSubscriber{hc},
-		LoadSchemas: etcdSchemaLoader(cli, l),
+		LoadSchemas: waitForSchemas(log, schemaRetryInterval, etcdSchemaLoader(cli, l)),
 	}
 	return frontend.Run(ctx, cfg, deps, frontend.WithLogger(log))
 }

@@ -2,14 +2,50 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/keys"
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/schema"
 )
+
+// schemaRetryInterval paces the wait of a frontend started before any
+// txnengine stored a schema.
+const schemaRetryInterval = time.Second
+
+// errNoSchemas says that no txnengine has stored a schema yet.
+var errNoSchemas = errors.New("no database schema in etcd")
+
+// waitForSchemas wraps a schema loader so that it waits, until ctx ends,
+// for a txnengine to store the schemas: processes of a deployment may
+// start in any order.
+func waitForSchemas(log *slog.Logger, interval time.Duration, load func(context.Context) (map[string]*schema.Database, error)) func(context.Context) (map[string]*schema.Database, error) {
+	return func(ctx context.Context) (map[string]*schema.Database, error) {
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		logged := false
+		for {
+			s, err := load(ctx)
+			if !errors.Is(err, errNoSchemas) {
+				return s, err
+			}
+			if !logged {
+				log.Warn("waiting for a txnengine to store the schemas", "err", err)
+				logged = true
+			}
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("%w: %w", err, ctx.Err())
+			case <-tick.C:
+			}
+		}
+	}
+}
 
 // serviceDirName is the per-service directory of locks and the election
 // (DESIGN.md "Keys in etcd"), which is not a database.
@@ -55,7 +91,7 @@ func etcdSchemaLoader(cli *clientv3.Client, l keys.Layout) func(context.Context)
 			out[db] = sch
 		}
 		if len(out) == 0 {
-			return nil, fmt.Errorf("no database schema under %q in etcd (has a txnengine started with --schema?)", base)
+			return nil, fmt.Errorf("%w under %q (has a txnengine started with --schema?)", errNoSchemas, base)
 		}
 		return out, nil
 	}
