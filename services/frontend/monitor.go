@@ -188,7 +188,7 @@ func (tm *tableMonitor) match(uuid ovsdb.UUID, row ovsdb.Row) bool {
 	if row == nil {
 		return false
 	}
-	return tm.cond == nil || tm.cond.Match(uuid, row)
+	return tm.cond == nil || tm.cond.MatchAny(uuid, row)
 }
 
 // rowJSON renders the monitored columns of row. With skipDefaults,
