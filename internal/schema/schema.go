@@ -380,3 +380,10 @@ func (d *Database) Table(name string) *Table { return d.Tables[name] }
 // Column returns the named column (including "_uuid" and "_version"), or
 // nil.
 func (t *Table) Column(name string) *Column { return t.Columns[name] }
+
+// MarshalJSON writes the get_schema form with exact reals and sorted
+// members, so equal schemas marshal to equal bytes and parse back
+// unchanged (suitable for storing and comparing schemas).
+func (d *Database) MarshalJSON() ([]byte, error) {
+	return json.Marshal(d.JSON())
+}

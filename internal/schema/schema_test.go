@@ -179,3 +179,28 @@ func TestParseSemantics(t *testing.T) {
 		})
 	}
 }
+
+func TestDatabaseMarshalJSON(t *testing.T) {
+	for _, path := range append([]string{"testdata/types.ovsschema"}, realSchemas...) {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db, err := Parse(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b1, err := db.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := Parse(b1)
+		if err != nil {
+			t.Fatalf("%s: marshalled schema does not parse: %v", path, err)
+		}
+		b2, err := again.MarshalJSON()
+		if err != nil || string(b1) != string(b2) {
+			t.Fatalf("%s: marshal is not stable (%v)", path, err)
+		}
+	}
+}
