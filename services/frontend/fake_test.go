@@ -31,13 +31,34 @@ type fakeBackend struct {
 	held    []Event // deliveries held back while paused, with their db
 	heldDB  []string
 	txnHook func(ctx context.Context) error // runs before executing
+	gate    chan struct{}                   // non-nil: new subscriptions wait for it
+}
+
+// breakSubscriptions fails every open subscription and holds new ones
+// until the returned function is called.
+func (b *fakeBackend) breakSubscriptions() (release func()) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	gate := make(chan struct{})
+	b.gate = gate
+	for s := range b.subs {
+		close(s.kill)
+		delete(b.subs, s)
+	}
+	return func() {
+		b.mu.Lock()
+		b.gate = nil
+		b.mu.Unlock()
+		close(gate)
+	}
 }
 
 type fakeSub struct {
-	db  string
-	mu  sync.Mutex
-	q   []Event
-	sig chan struct{}
+	db   string
+	kill chan struct{} // closed: fail the subscription
+	mu   sync.Mutex
+	q    []Event
+	sig  chan struct{}
 }
 
 func newFakeBackend(t *testing.T, schemas map[string]*schema.Database) *fakeBackend {
@@ -163,7 +184,17 @@ func (s *fakeSub) push(ev Event) {
 }
 
 func (b *fakeBackend) Subscribe(ctx context.Context, db string, fromRev int64, fn func(Event) error) error {
-	s := &fakeSub{db: db, sig: make(chan struct{}, 1)}
+	b.mu.Lock()
+	gate := b.gate
+	b.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	s := &fakeSub{db: db, sig: make(chan struct{}, 1), kill: make(chan struct{})}
 	b.mu.Lock()
 	snap := Event{Kind: EventSnapshot, Rev: b.rev, Last: true}
 	for key, v := range b.rows[db] {
@@ -190,6 +221,8 @@ func (b *fakeBackend) Subscribe(ctx context.Context, db string, fromRev int64, f
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-s.kill:
+			return fmt.Errorf("fake: subscription broken")
 		case <-s.sig:
 		}
 		s.mu.Lock()

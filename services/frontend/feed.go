@@ -50,6 +50,12 @@ type feed struct {
 	hist     []histEntry
 	histBase int64
 
+	// healthy is true while the subscription delivers (guarded by mu).
+	healthy bool
+	// onChange, if set, is called when rev or healthy change, possibly
+	// with mu held: it must not block or take locks.
+	onChange func()
+
 	// snapshot accumulates the chunks of a snapshot; owned by run.
 	snapshot []RawRow
 }
@@ -93,6 +99,7 @@ func (f *feed) run(ctx context.Context, sub Subscriber) {
 		if ctx.Err() != nil {
 			return
 		}
+		f.setHealthy(false)
 		f.metrics.resubscribes.Inc()
 		f.log.Warn("database subscription ended; resubscribing", "rev", from, "err", err, "backoff", backoff)
 		f.snapshot = nil
@@ -107,8 +114,26 @@ func (f *feed) run(ctx context.Context, sub Subscriber) {
 	}
 }
 
+func (f *feed) setHealthy(h bool) {
+	f.mu.Lock()
+	changed := f.healthy != h
+	f.healthy = h
+	f.mu.Unlock()
+	if changed && f.onChange != nil {
+		f.onChange()
+	}
+}
+
 // handle applies one event of the subscription.
 func (f *feed) handle(ev Event) error {
+	if err := f.apply(ev); err != nil {
+		return err
+	}
+	f.setHealthy(true)
+	return nil
+}
+
+func (f *feed) apply(ev Event) error {
 	switch ev.Kind {
 	case EventSnapshot:
 		f.snapshot = append(f.snapshot, ev.Rows...)
@@ -386,6 +411,9 @@ func (f *feed) advanceLocked(rev int64) {
 	f.metrics.feedRevision.WithLabelValues(f.name).Set(float64(rev))
 	close(f.revCh)
 	f.revCh = make(chan struct{})
+	if f.onChange != nil {
+		f.onChange()
+	}
 }
 
 // waitRev waits until the feed has applied rev (and so queued its

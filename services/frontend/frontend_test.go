@@ -417,12 +417,40 @@ func TestServerDatabase(t *testing.T) {
 		t.Fatalf("initial _Server rows = %s", r)
 	}
 	sid := call(t, c, "get_server_id")
+	var index json.Number
 	for _, row := range upd["Database"] {
 		init := row["initial"]
 		if init["name"] == "T" && (ovsJSON(init["sid"]) != `["uuid",`+string(sid)+`]` || init["cid"] == nil || init["index"] == nil) {
 			t.Fatalf("T row %v lacks sid %s / cid / index", init, sid)
 		}
+		if init["name"] == "T" {
+			index = json.Number(fmt.Sprint(init["index"]))
+		}
 	}
+
+	// _Server is live: a commit to T moves T's index forward.
+	n := newNotes()
+	w := dial(t, env.addr(), n.handler)
+	call(t, w, "monitor_cond", "_Server", "s", map[string]any{"Database": []any{map[string]any{"columns": []any{"index"}}}})
+	call(t, w, "transact", "T", map[string]any{"op": "insert", "table": "A", "row": map[string]any{}})
+	got := n.waitFor(t, "a _Server update", func(s []string) bool { return len(s) > 0 })
+	old, _ := index.Int64()
+	if want := fmt.Sprintf(`{"modify":{"index":%d}}`, old+1); !strings.Contains(got[0], want) {
+		t.Fatalf("_Server update %s, want %s", got[0], want)
+	}
+
+	// "connected" and "leader" follow the health of the subscription.
+	n2 := newNotes()
+	w2 := dial(t, env.addr(), n2.handler)
+	call(t, w2, "monitor_cond", "_Server", "s", map[string]any{"Database": []any{map[string]any{"columns": []any{"connected", "leader"}}}})
+	release := env.be.breakSubscriptions()
+	n2.waitFor(t, "connected=false", func(s []string) bool {
+		return len(s) == 1 && strings.Contains(s[0], `{"modify":{"connected":false,"leader":false}}`)
+	})
+	release()
+	n2.waitFor(t, "connected=true", func(s []string) bool {
+		return len(s) == 2 && strings.Contains(s[1], `{"modify":{"connected":true,"leader":true}}`)
+	})
 }
 
 func TestStaleSocketReplaced(t *testing.T) {

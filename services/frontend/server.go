@@ -104,6 +104,11 @@ func New(ctx context.Context, cfg Config, deps Deps, opts ...Option) (*Server, e
 	if s.serverID == "" {
 		s.serverID = uuid.NewString()
 	}
+	sid, err := uuid.Parse(s.serverID)
+	if err != nil {
+		return nil, fmt.Errorf("frontend: server id %q is not a UUID: %w", s.serverID, err)
+	}
+	s.serverID = sid.String()
 	schemas := deps.Schemas
 	if schemas == nil {
 		if deps.LoadSchemas == nil {
@@ -131,11 +136,16 @@ func New(ctx context.Context, cfg Config, deps Deps, opts ...Option) (*Server, e
 		}
 		s.dbs[name] = &database{name: name, schema: sch, schemaJSON: js, feed: newFeed(name, sch, s.log, deps.ClusterID, cfg.HistoryRevisions, s.metrics)}
 	}
-	sdb, err := newServerDB(s.serverID, s.dbs, s.log, s.metrics)
+	sdb, err := newServerDB(sid, deps.ClusterID, s.dbs, s.log, s.metrics)
 	if err != nil {
 		return nil, err
 	}
 	s.dbs[ServerDatabase] = sdb.db
+	for name, db := range s.dbs {
+		if name != ServerDatabase {
+			db.feed.onChange = sdb.changed
+		}
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for name, db := range s.dbs {
 		if name == ServerDatabase {

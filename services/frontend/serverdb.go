@@ -1,10 +1,12 @@
 package frontend
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -30,20 +32,22 @@ var cidNamespace = uuid.MustParse("5a0f2a5e-6f0e-4f4c-9d0b-6f7664622d65")
 // serverDB is the read-only _Server database: one Database row per
 // served database, as a clustered ovsdb-server shows them.
 //
-// Not yet live: the rows are built once, when every database is loaded
-// (Serve); "index" is the etcd revision at that point. Issue 5 makes
-// leader/connected/index follow the txnengine and etcd.
+// Its rows are rewritten (throttled) whenever a database's revision or
+// subscription health changes, so monitors of _Server see live updates.
 type serverDB struct {
-	db       *database
-	serverID string
-	dbs      map[string]*database
+	db        *database
+	serverID  uuid.UUID
+	clusterID uint64
+	dbs       map[string]*database
+	log       *slog.Logger
+	dirty     chan struct{} // capacity 1: a refresh is due
 
 	// mu guards mem: txn.Database is not safe for concurrent use.
 	mu  sync.Mutex
 	mem *txn.Database
 }
 
-func newServerDB(serverID string, dbs map[string]*database, log *slog.Logger, m *metrics) (*serverDB, error) {
+func newServerDB(serverID uuid.UUID, clusterID uint64, dbs map[string]*database, log *slog.Logger, m *metrics) (*serverDB, error) {
 	sch, err := schema.Parse([]byte(serverSchemaJSON))
 	if err != nil {
 		return nil, fmt.Errorf("frontend: parse _Server schema: %w", err)
@@ -52,7 +56,7 @@ func newServerDB(serverID string, dbs map[string]*database, log *slog.Logger, m 
 	if err != nil {
 		return nil, fmt.Errorf("frontend: render _Server schema: %w", err)
 	}
-	sdb := &serverDB{serverID: serverID, dbs: dbs, mem: txn.NewDatabase(sch)}
+	sdb := &serverDB{serverID: serverID, clusterID: clusterID, dbs: dbs, log: log, dirty: make(chan struct{}, 1), mem: txn.NewDatabase(sch)}
 	sdb.db = &database{name: ServerDatabase, schema: sch, schemaJSON: js, feed: newFeed(ServerDatabase, sch, log, 0, 0, m), server: sdb}
 	return sdb, nil
 }
@@ -61,49 +65,122 @@ func toOVSDBUUID(u uuid.UUID) ovsdb.UUID { return ovsdb.UUID(u) }
 
 func atom(a ovsdb.Atom) ovsdb.Datum { return ovsdb.Datum{Keys: []ovsdb.Atom{a}} }
 
-// serverDBLoaded fills _Server once every database feed is ready.
+// minRefreshInterval bounds how often _Server's rows are rewritten when
+// the databases' revisions advance.
+const minRefreshInterval = 50 * time.Millisecond
+
+// serverDBLoaded fills _Server once every database feed is ready and
+// starts keeping it current.
 func (s *Server) serverDBLoaded() {
 	sdb := s.dbs[ServerDatabase].server
+	sdb.refresh()
 	f := sdb.db.feed
-	var raw []RawRow
-	sdb.mu.Lock()
-	for name, db := range s.dbs {
-		model := "clustered"
-		row := ovsdb.Row{
-			"name":      atom(name),
-			"connected": atom(true),
-			"leader":    atom(true),
-			"schema":    atom(string(db.schemaJSON)),
-			"_version":  atom(toOVSDBUUID(uuid.New())),
-		}
-		if name == ServerDatabase {
-			model = "standalone"
-			row["sid"], row["cid"], row["index"] = ovsdb.Datum{}, ovsdb.Datum{}, ovsdb.Datum{}
-		} else {
-			db.feed.mu.Lock()
-			rev := db.feed.rev
-			db.feed.mu.Unlock()
-			row["sid"] = atom(toOVSDBUUID(uuid.MustParse(s.serverID)))
-			row["cid"] = atom(toOVSDBUUID(uuid.NewSHA1(cidNamespace, []byte(name))))
-			row["index"] = atom(rev)
-		}
-		row["model"] = atom(model)
-		id := uuid.NewSHA1(cidNamespace, []byte("row/"+name))
-		if err := sdb.mem.Put("Database", toOVSDBUUID(id), row); err != nil {
-			s.log.Error("fill _Server", "db", name, "err", err)
-		}
-		// The feed decodes raw rows; hand it the row directly instead.
-		raw = append(raw, RawRow{Table: "Database", UUID: id.String()})
-		f.mu.Lock()
-		f.rows["Database"][toOVSDBUUID(id)] = row
-		f.mu.Unlock()
-	}
-	sdb.mu.Unlock()
-	_ = raw
-	f.mu.Lock()
-	f.advanceLocked(1)
-	f.mu.Unlock()
 	f.readyOnce.Do(func() { close(f.ready) })
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		sdb.refreshLoop(s.ctx)
+	}()
+}
+
+// changed tells the refresh loop that a database's revision or health
+// changed. It never blocks.
+func (sdb *serverDB) changed() {
+	select {
+	case sdb.dirty <- struct{}{}:
+	default:
+	}
+}
+
+// refreshLoop rewrites _Server's rows after changes, at most every
+// minRefreshInterval.
+func (sdb *serverDB) refreshLoop(ctx context.Context) {
+	t := time.NewTimer(minRefreshInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sdb.dirty:
+		}
+		sdb.refresh()
+		t.Reset(minRefreshInterval)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// rowID is the stable _uuid of name's row.
+func rowID(name string) ovsdb.UUID {
+	return toOVSDBUUID(uuid.NewSHA1(cidNamespace, []byte("row/"+name)))
+}
+
+// desiredRow is name's Database row as a clustered ovsdb-server shows
+// it: "index" follows the etcd revision the feed has applied (so it never
+// goes backwards, and frontends of one cluster agree), "connected" and
+// "leader" whether the feed's subscription is healthy.
+func (sdb *serverDB) desiredRow(name string, db *database) ovsdb.Row {
+	row := ovsdb.Row{
+		"name":   atom(name),
+		"schema": atom(string(db.schemaJSON)),
+	}
+	if name == ServerDatabase {
+		row["model"] = atom("standalone")
+		row["connected"], row["leader"] = atom(true), atom(true)
+		row["sid"], row["cid"], row["index"] = ovsdb.Datum{}, ovsdb.Datum{}, ovsdb.Datum{}
+		return row
+	}
+	db.feed.mu.Lock()
+	rev, healthy := db.feed.rev, db.feed.healthy
+	db.feed.mu.Unlock()
+	row["model"] = atom("clustered")
+	row["connected"], row["leader"] = atom(healthy), atom(healthy)
+	row["sid"] = atom(toOVSDBUUID(sdb.serverID))
+	row["cid"] = atom(toOVSDBUUID(uuid.NewSHA1(cidNamespace, fmt.Appendf(nil, "%x/%s", sdb.clusterID, name))))
+	row["index"] = atom(rev)
+	return row
+}
+
+// refresh brings _Server's rows up to date and publishes what changed.
+func (sdb *serverDB) refresh() {
+	f := sdb.db.feed
+	sdb.mu.Lock()
+	defer sdb.mu.Unlock()
+	var changes []rowChange
+	for name, db := range sdb.dbs {
+		id := rowID(name)
+		want := sdb.desiredRow(name, db)
+		f.mu.Lock()
+		old := f.rows["Database"][id]
+		f.mu.Unlock()
+		if old != nil {
+			want["_version"] = old["_version"]
+			if rowsEqual(old, want) {
+				continue
+			}
+		}
+		want["_version"] = atom(toOVSDBUUID(uuid.New()))
+		if err := sdb.mem.Put("Database", id, want); err != nil {
+			sdb.log.Error("update _Server", "db", name, "err", err)
+			continue
+		}
+		changes = append(changes, rowChange{table: "Database", uuid: id, old: old, new: want})
+	}
+	if len(changes) == 0 {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range changes {
+		f.rows["Database"][c.uuid] = c.new
+	}
+	rev := f.rev + 1
+	f.recordLocked(rev, changes)
+	f.publishLocked(rev, changes)
+	f.advanceLocked(rev)
 }
 
 // transact runs a transaction on _Server. Writes are refused with
