@@ -62,6 +62,13 @@ func BenchmarkDatumJSON(b *testing.B) {
 			}
 		}
 	})
+	b.Run("uuid-set-100-AppendDatum", func(b *testing.B) {
+		b.ReportAllocs()
+		buf := make([]byte, 0, 8192)
+		for b.Loop() {
+			buf = AppendDatum(buf[:0], typ, d)
+		}
+	})
 	b.Run("uuid-set-100-AppendJSON", func(b *testing.B) {
 		b.ReportAllocs()
 		buf := make([]byte, 0, 8192)

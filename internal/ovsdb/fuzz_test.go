@@ -81,8 +81,10 @@ func FuzzParseDatum(f *testing.F) {
 		if !again.Equal(d) || again.Compare(d) != 0 {
 			t.Fatalf("round trip of %s: %v became %v", data, d, again)
 		}
-		// Rendering ovsdb-server's way never fails.
-		_ = JSONString(DatumJSON(typ, d))
+		// The direct writer and the generic one agree.
+		if a, b := string(AppendDatum(nil, typ, d)), JSONString(DatumJSON(typ, d)); a != b {
+			t.Fatalf("AppendDatum wrote %s, AppendJSON(DatumJSON) %s", a, b)
+		}
 	})
 }
 

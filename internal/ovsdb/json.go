@@ -271,3 +271,58 @@ func utf8Len(s string) (int, bool) {
 
 // AppendJSONString appends s quoted as ovsdb-server writes JSON strings.
 func AppendJSONString(dst []byte, s string) []byte { return appendJSONString(dst, s) }
+
+// AppendDatum appends the JSON text of d in the notation of type t exactly
+// as ovsdb-server writes it on the wire (DatumJSON's shape, reals with
+// "%.15g"), without building intermediate values: for replies and
+// updates, use it with json.RawMessage.
+func AppendDatum(dst []byte, t Type, d Datum) []byte {
+	if t.IsMap() {
+		dst = append(dst, `["map",[`...)
+		for i := range d.Keys {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, '[')
+			dst = AppendAtom(dst, d.Keys[i])
+			dst = append(dst, ',')
+			if i < len(d.Values) {
+				dst = AppendAtom(dst, d.Values[i])
+			} else {
+				dst = append(dst, "null"...)
+			}
+			dst = append(dst, ']')
+		}
+		return append(dst, "]]"...)
+	}
+	if len(d.Keys) == 1 {
+		return AppendAtom(dst, d.Keys[0])
+	}
+	dst = append(dst, `["set",[`...)
+	for i, a := range d.Keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = AppendAtom(dst, a)
+	}
+	return append(dst, "]]"...)
+}
+
+// AppendAtom appends the JSON text of one atom as ovsdb-server writes it.
+func AppendAtom(dst []byte, a Atom) []byte {
+	switch x := a.(type) {
+	case int64:
+		return strconv.AppendInt(dst, x, 10)
+	case float64:
+		return AppendReal(dst, x)
+	case bool:
+		return strconv.AppendBool(dst, x)
+	case string:
+		return appendJSONString(dst, x)
+	case UUID:
+		dst = append(dst, `["uuid","`...)
+		dst = x.AppendText(dst)
+		return append(dst, `"]`...)
+	}
+	return append(dst, "null"...)
+}

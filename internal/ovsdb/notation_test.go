@@ -255,3 +255,28 @@ func TestAtomString(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendDatum(t *testing.T) {
+	tests := []struct{ typ, value, want string }{
+		{`"real"`, `0.30000000000000004`, `0.3`},
+		{`"real"`, `2`, `2`},
+		{`{"key":"string","min":0,"max":"unlimited"}`, `["set",["b","a\n"]]`, `["set",["a\n","b"]]`},
+		{`{"key":"string","min":0,"max":"unlimited"}`, `["set",[]]`, `["set",[]]`},
+		{`{"key":"uuid","value":"boolean","min":0,"max":"unlimited"}`, `["map",[[["uuid","01234567-89ab-cdef-0123-456789abcdef"],true]]]`,
+			`["map",[[["uuid","01234567-89ab-cdef-0123-456789abcdef"],true]]]`},
+		{`{"key":"integer","value":"real","min":0,"max":"unlimited"}`, `["map",[]]`, `["map",[]]`},
+	}
+	for _, tc := range tests {
+		typ := mustType(t, tc.typ)
+		d, err := ParseDatum(typ, decode(t, tc.value), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(AppendDatum(nil, typ, d)); got != tc.want {
+			t.Errorf("AppendDatum(%s) = %s, want %s", tc.value, got, tc.want)
+		}
+		if got := JSONString(DatumJSON(typ, d)); got != tc.want {
+			t.Errorf("JSONString(DatumJSON(%s)) = %s, want %s", tc.value, got, tc.want)
+		}
+	}
+}
