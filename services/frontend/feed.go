@@ -94,14 +94,24 @@ func (f *feed) run(ctx context.Context, sub Subscriber) {
 		from := f.rev
 		f.mu.Unlock()
 		f.metrics.subscriptions.Inc()
-		err := sub.Subscribe(ctx, f.name, from, f.handle)
+		delivered := false
+		err := sub.Subscribe(ctx, f.name, from, func(ev Event) error {
+			delivered = true
+			return f.handle(ev)
+		})
 		f.metrics.subscriptions.Dec()
 		if ctx.Err() != nil {
 			return
 		}
 		f.setHealthy(false)
 		f.metrics.resubscribes.Inc()
-		f.log.Warn("database subscription ended; resubscribing", "rev", from, "err", err, "backoff", backoff)
+		if delivered {
+			backoff = minResubscribeInterval
+		}
+		f.mu.Lock()
+		at := f.rev
+		f.mu.Unlock()
+		f.log.Warn("database subscription ended; resubscribing", "rev", at, "err", err, "backoff", backoff)
 		f.snapshot = nil
 		t := time.NewTimer(backoff)
 		select {
