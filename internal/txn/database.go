@@ -137,6 +137,32 @@ func (db *Database) Put(tableName string, uuid ovsdb.UUID, row ovsdb.Row) error 
 	return nil
 }
 
+// Delete removes a row, as applying a deletion read from etcd; no checks
+// are run. Deleting a missing row does nothing.
+func (db *Database) Delete(tableName string, uuid ovsdb.UUID) error {
+	t := db.tables[tableName]
+	if t == nil {
+		return fmt.Errorf("delete row %s: no table %q in database %q", uuid, tableName, db.schema.Name)
+	}
+	db.setRow(t, uuid, nil)
+	return nil
+}
+
+// Revert undoes the changes a successful Execute returned, so that a
+// caller whose commit of them failed can restore the state before them
+// without reloading. Changes of several transactions are reverted in the
+// reverse order of their Executes.
+func (db *Database) Revert(changes []RowChange) {
+	for i := len(changes) - 1; i >= 0; i-- {
+		ch := changes[i]
+		t := db.tables[ch.Table]
+		if t == nil {
+			continue
+		}
+		db.setRow(t, ch.UUID, ch.Old)
+	}
+}
+
 // Get returns a stored row, or nil.
 func (db *Database) Get(tableName string, uuid ovsdb.UUID) ovsdb.Row {
 	t := db.tables[tableName]

@@ -356,3 +356,43 @@ func TestCondition(t *testing.T) {
 		})
 	}
 }
+
+func TestRevert(t *testing.T) {
+	db := newDB(t, testSchema)
+	opts := txn.Options{NewUUID: seqUUIDs()}
+	txn.Execute(db, decode(t, `[{"op":"insert","table":"Root","row":{"name":"r","kids":["named-uuid","k"],"weak":["named-uuid","k"]}},{"op":"insert","table":"Kid","uuid-name":"k","row":{"name":"k1"}}]`), opts)
+	before := dump(db)
+	var all [][]txn.RowChange
+	for _, ops := range []string{
+		`[{"op":"update","table":"Root","where":[],"row":{"kids":["set",[]],"name":"x"}}]`,
+		`[{"op":"insert","table":"Root","row":{"name":"r2"}},{"op":"insert","table":"Few","row":{"x":1}}]`,
+		`[{"op":"delete","table":"Root","where":[["name","==","x"]]}]`,
+	} {
+		res := txn.Execute(db, decode(t, ops), opts)
+		if len(res.Changes) == 0 {
+			t.Fatalf("%s: no changes: %s", ops, replyText(t, res.Reply))
+		}
+		all = append(all, res.Changes)
+	}
+	for i := len(all) - 1; i >= 0; i-- {
+		db.Revert(all[i])
+	}
+	if after := dump(db); after != before {
+		t.Fatalf("after Revert:\n%s\nwant\n%s", after, before)
+	}
+	// The reverted database still enforces its references and indexes.
+	res := txn.Execute(db, decode(t, `[{"op":"delete","table":"Kid","where":[]},{"op":"insert","table":"Root","row":{"name":"r"}}]`), opts)
+	if got := replyText(t, res.Reply); !strings.Contains(got, "remaining reference") {
+		t.Fatalf("reverted reference counts: %s", got)
+	}
+	res = txn.Execute(db, decode(t, `[{"op":"insert","table":"Root","row":{"name":"r"}}]`), opts)
+	if got := replyText(t, res.Reply); !strings.Contains(got, "identical values (r)") {
+		t.Fatalf("reverted index: %s", got)
+	}
+	if err := db.Delete("Few", ovsdb.UUID{9}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Delete("Nope", ovsdb.UUID{9}); err == nil {
+		t.Fatal("Delete in an unknown table succeeded")
+	}
+}
