@@ -4,14 +4,26 @@
 // conditions, mutations, and the whole-transaction checks ovsdb-server runs
 // at commit (referential integrity, garbage collection, maxRows, weak
 // references, index uniqueness, _version), with its exact error tags and
-// details.
+// details. ovsdb-server 3.1 is the reference; its sources (ovsdb/
+// execution.c, transaction.c, condition.c, mutation.c) were followed.
 //
 // Invariants: a Database is changed only by a successful Execute (or by
-// Put while loading); a failed or blocked transaction leaves it exactly as
-// it was. Execute is deterministic given Options.NewUUID and the sequence
-// of calls that built the Database. Per-transaction cost is proportional to
-// the rows the transaction reads and touches, never to the database size,
-// except for condition scans (which ovsdb-server also does).
+// Put, Delete and Revert while loading or undoing); a failed or blocked
+// transaction leaves it exactly as it was. Execute is deterministic given
+// Options.NewUUID and the sequence of calls that built the Database.
+// Per-transaction cost is proportional to the rows the transaction reads
+// and touches, never to the database size, except for condition scans
+// (which ovsdb-server also does): indexes are hash maps, and the Database
+// keeps per-row strong reference counts and weak-reference sources so that
+// garbage collection and integrity checks visit touched rows only.
+//
+// Where ovsdb-server's answer depends on the order of its hash maps (which
+// of several errors it reports, the order of the two rows of a duplicate
+// index error, the default row order of select), that order is reproduced
+// (shash.go). Where it depends on random UUIDs or on hash-map order of
+// rows, the answer is equally valid but may differ. Like ovsdb-server, a
+// weak reference whose referrer was assessed before its target's deletion
+// in the same transaction is kept (assess_weak_refs visits rows once).
 //
 // The package does no I/O and knows nothing of etcd, sessions or
 // goroutines: a Database is owned by one caller (the txnengine's commit
