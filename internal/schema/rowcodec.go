@@ -154,7 +154,8 @@ func appendAtom(dst []byte, at ovsdb.AtomicType, a ovsdb.Atom) ([]byte, error) {
 func (t *Table) DecodeRow(data []byte) (ovsdb.Row, error) {
 	t.codecOnce.Do(t.buildCodec)
 	row := make(ovsdb.Row, len(t.codec))
-	d := decoder{data: data}
+	d := decoder{data: data, slab: make([]ovsdb.Atom, 0, len(t.codec))}
+	next := 0 // EncodeRow writes columns in codec order
 	d.skipSpace()
 	if !d.consume('{') {
 		return nil, d.errorf("expected '{'")
@@ -163,7 +164,7 @@ func (t *Table) DecodeRow(data []byte) (ovsdb.Row, error) {
 	if !d.consume('}') {
 		for {
 			d.skipSpace()
-			key, err := d.str()
+			c, err := t.readColumnName(&d, &next)
 			if err != nil {
 				return nil, err
 			}
@@ -171,7 +172,7 @@ func (t *Table) DecodeRow(data []byte) (ovsdb.Row, error) {
 			if !d.consume(':') {
 				return nil, d.errorf("expected ':'")
 			}
-			if c := t.codecColumn(key); c != nil {
+			if c != nil {
 				datum, err := d.datum(&c.typ)
 				if err != nil {
 					return nil, fmt.Errorf("decode %s row column %s: %w", t.Name, c.name, err)
@@ -206,14 +207,32 @@ func (t *Table) DecodeRow(data []byte) (ovsdb.Row, error) {
 	return row, nil
 }
 
-func (t *Table) codecColumn(name string) *codecColumn {
-	// Linear scan beats a map for typical tables and allocates nothing.
+// readColumnName reads a member name and returns its column, or nil for
+// an unknown member. Names are matched in place without allocating;
+// *next is the column expected next, since EncodeRow writes them in codec
+// order.
+func (t *Table) readColumnName(d *decoder, next *int) (*codecColumn, error) {
+	save := d.pos
+	name, ok := d.rawStr()
+	if !ok { // escapes: not one of our names, but read it properly
+		d.pos = save
+		s, err := d.str()
+		if err != nil {
+			return nil, err
+		}
+		name = []byte(s)
+	}
+	if i := *next; i < len(t.codec) && string(name) == t.codec[i].name {
+		*next = i + 1
+		return &t.codec[i], nil
+	}
 	for i := range t.codec {
-		if t.codec[i].name == name {
-			return &t.codec[i]
+		if string(name) == t.codec[i].name {
+			*next = i + 1
+			return &t.codec[i], nil
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // decoder is a minimal JSON reader producing the values ParseDatum takes
@@ -221,6 +240,18 @@ func (t *Table) codecColumn(name string) *codecColumn {
 type decoder struct {
 	data []byte
 	pos  int
+	// slab backs the Keys of single-atom datums, one allocation per row.
+	slab []ovsdb.Atom
+}
+
+// one returns a one-element slice holding a, carved from the slab.
+func (d *decoder) one(a ovsdb.Atom) []ovsdb.Atom {
+	if len(d.slab) == cap(d.slab) {
+		return []ovsdb.Atom{a}
+	}
+	d.slab = append(d.slab, a)
+	n := len(d.slab)
+	return d.slab[n-1 : n : n]
 }
 
 const maxDepth = 16
@@ -471,7 +502,7 @@ func (d *decoder) datum(t *ovsdb.Type) (ovsdb.Datum, error) {
 		if err != nil {
 			return out, err
 		}
-		out.Keys = []ovsdb.Atom{a}
+		out.Keys = d.one(a)
 	}
 	if n := int64(len(out.Keys)); n < t.Min || n > t.Max {
 		return out, fmt.Errorf("%d elements in a %s", n, ovsdb.TypeEnglish(*t))
