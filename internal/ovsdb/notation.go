@@ -371,8 +371,11 @@ func (t Type) CheckDatum(d Datum) error {
 		return NewError(TagConstraintViolation,
 			"Attempted to store %d elements in %s.", n, TypeEnglish(t))
 	}
-	if t.IsMap() != (d.Values != nil) && len(d.Keys) > 0 {
-		return NewError(TagSyntaxError, "datum is not a %s", map[bool]string{true: "map", false: "set"}[t.IsMap()])
+	switch {
+	case t.IsMap() && len(d.Values) != len(d.Keys):
+		return NewError(TagSyntaxError, "datum is not a map")
+	case !t.IsMap() && len(d.Values) != 0:
+		return NewError(TagSyntaxError, "datum is not a set")
 	}
 	for i, a := range d.Keys {
 		if err := t.Key.CheckAtom(a); err != nil {

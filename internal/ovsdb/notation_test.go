@@ -280,3 +280,28 @@ func TestAppendDatum(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckDatumShape(t *testing.T) {
+	mapType := mustType(t, `{"key":"string","value":"integer","min":0,"max":"unlimited"}`)
+	setType := mustType(t, `{"key":"string","min":0,"max":"unlimited"}`)
+	tests := []struct {
+		name string
+		typ  Type
+		d    Datum
+		ok   bool
+	}{
+		{"map", mapType, NewMap([]Atom{"a"}, []Atom{int64(1)}), true},
+		{"empty set as map", mapType, NewSet(), true},
+		{"map without values", mapType, Datum{Keys: []Atom{"a"}}, false},
+		{"map with short values", mapType, Datum{Keys: []Atom{"a", "b"}, Values: []Atom{int64(1)}}, false},
+		{"set with values", setType, NewMap([]Atom{"a"}, []Atom{int64(1)}), false},
+		{"wrong atom type", setType, NewSet(int64(1)), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.typ.CheckDatum(tc.d); (err == nil) != tc.ok {
+				t.Fatalf("CheckDatum = %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+}
