@@ -53,9 +53,10 @@ type Result struct {
 	// has not run out: nothing was applied and Reply is nil; the caller
 	// runs the transaction again after a later commit, or with WaitExpired
 	// once BlockTimeoutMs has passed since it first arrived.
-	// BlockTimeoutMs is the smallest timeout of the transaction's waits,
-	// 0 when none has one (a wait with timeout 0 fails at once instead of
-	// blocking).
+	// BlockTimeoutMs is the timeout of the wait that blocked, 0 when it
+	// has none (a wait with timeout 0 fails at once instead of blocking).
+	// Only that wait's deadline matters: ovsdb-server also retries at the
+	// earlier deadlines of waits that were satisfied, to the same effect.
 	Blocked        bool
 	BlockTimeoutMs int64
 }
@@ -123,7 +124,7 @@ func Execute(db *Database, ops []any, opts Options) Result {
 		}
 		if err != nil {
 			if err.Tag == ovsdb.TagNotSupported {
-				timeout := x.timeoutMs
+				timeout := x.blockTimeoutMs
 				if timeout == math.MaxInt64 {
 					timeout = 0
 				}
@@ -161,6 +162,8 @@ type txn struct {
 	comments  []string
 	durable   bool
 	timeoutMs int64
+	// blockTimeoutMs is the timeout of the wait that blocked.
+	blockTimeoutMs int64
 }
 
 type txnTable struct {
@@ -764,6 +767,7 @@ func execWait(x *txn, p *opParser, _ map[string]any) *ovsdb.Error {
 		}
 		return ovsdb.NewError(ovsdb.TagTimedOut, "\"where\" clause test failed")
 	}
+	x.blockTimeoutMs = timeoutMs
 	return ovsdb.NewError(ovsdb.TagNotSupported, "triggers not supported")
 }
 

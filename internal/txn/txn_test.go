@@ -222,6 +222,11 @@ func TestWaitBlocks(t *testing.T) {
 	if !res.Blocked || res.Reply != nil || res.BlockTimeoutMs != 500 {
 		t.Fatalf("wait: %+v, want blocked with timeout 500", res)
 	}
+	// A satisfied wait with a shorter timeout does not shorten the wait.
+	res = txn.Execute(db, append(decode(t, `[{"op":"wait","table":"Few","timeout":10,"where":[],"until":"==","rows":[]}]`), ops...), txn.Options{})
+	if !res.Blocked || res.BlockTimeoutMs != 500 {
+		t.Fatalf("two waits: %+v, want blocked with timeout 500", res)
+	}
 	res = txn.Execute(db, ops, txn.Options{WaitExpired: true, ElapsedMs: 501})
 	if got := replyText(t, res.Reply); got != `[{"details":"\"wait\" timed out after 501 ms","error":"timed out"}]` {
 		t.Fatalf("expired wait reply %s", got)
