@@ -153,15 +153,14 @@ func Execute(db *Database, ops []any, opts Options) Result {
 // txn is one transaction in progress: an overlay of changed rows over the
 // committed Database, which it never modifies before commit.
 type txn struct {
-	db        *Database
-	opts      Options
-	newUUID   func() ovsdb.UUID
-	tables    map[*table]*txnTable
-	order     []*txnTable // tables in the order first touched
-	symbols   map[string]*symbol
-	comments  []string
-	durable   bool
-	timeoutMs int64
+	db       *Database
+	opts     Options
+	newUUID  func() ovsdb.UUID
+	tables   map[*table]*txnTable
+	order    []*txnTable // tables in the order first touched
+	symbols  map[string]*symbol
+	comments []string
+	durable  bool
 	// blockTimeoutMs is the timeout of the wait that blocked.
 	blockTimeoutMs int64
 }
@@ -193,7 +192,7 @@ type symbol struct {
 }
 
 func newTxn(db *Database, opts Options) *txn {
-	x := &txn{db: db, opts: opts, tables: map[*table]*txnTable{}, symbols: map[string]*symbol{}, timeoutMs: math.MaxInt64}
+	x := &txn{db: db, opts: opts, tables: map[*table]*txnTable{}, symbols: map[string]*symbol{}}
 	x.newUUID = opts.NewUUID
 	if x.newUUID == nil {
 		x.newUUID = randomUUID
@@ -702,9 +701,6 @@ func execWait(x *txn, p *opParser, _ map[string]any) *ovsdb.Error {
 		timeoutMs = jsonInt(timeoutJSON)
 		if timeoutMs < 0 {
 			return syntaxError(timeoutJSON, true, "", "timeout must be nonnegative")
-		}
-		if timeoutMs < x.timeoutMs {
-			x.timeoutMs = timeoutMs
 		}
 	}
 	until := untilJSON.(string)
