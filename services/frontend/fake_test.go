@@ -26,6 +26,7 @@ type fakeBackend struct {
 	dbs     map[string]*txn.Database
 	rows    map[string]map[string][]byte // db -> "table/uuid" -> value
 	rev     int64
+	events  map[string][]Event // every update per db, for resumes
 	subs    map[*fakeSub]struct{}
 	paused  bool    // hold back deliveries
 	held    []Event // deliveries held back while paused, with their db
@@ -63,7 +64,7 @@ type fakeSub struct {
 
 func newFakeBackend(t *testing.T, schemas map[string]*schema.Database) *fakeBackend {
 	t.Helper()
-	b := &fakeBackend{schemas: schemas, dbs: map[string]*txn.Database{}, rows: map[string]map[string][]byte{}, subs: map[*fakeSub]struct{}{}, rev: 1}
+	b := &fakeBackend{schemas: schemas, dbs: map[string]*txn.Database{}, rows: map[string]map[string][]byte{}, subs: map[*fakeSub]struct{}{}, rev: 1, events: map[string][]Event{}}
 	for name, s := range schemas {
 		b.dbs[name] = txn.NewDatabase(s)
 		b.rows[name] = map[string][]byte{}
@@ -138,6 +139,7 @@ func (b *fakeBackend) Transact(ctx context.Context, req *txnenginev1.TransactReq
 		}
 		ev.Changes = append(ev.Changes, rc)
 	}
+	b.events[req.GetDatabase()] = append(b.events[req.GetDatabase()], ev)
 	b.publishLocked(req.GetDatabase(), ev)
 	return resp, nil
 }
@@ -196,6 +198,20 @@ func (b *fakeBackend) Subscribe(ctx context.Context, db string, fromRev int64, f
 	}
 	s := &fakeSub{db: db, sig: make(chan struct{}, 1), kill: make(chan struct{})}
 	b.mu.Lock()
+	if fromRev > 0 {
+		// Like the monitorhub: replay the updates after fromRev from the
+		// (complete) history, then a progress event, then live updates.
+		for _, ev := range b.events[db] {
+			if ev.Rev > fromRev {
+				s.q = append(s.q, ev)
+			}
+		}
+		s.q = append(s.q, Event{Kind: EventProgress, Rev: b.rev})
+		s.sig <- struct{}{}
+		b.subs[s] = struct{}{}
+		b.mu.Unlock()
+		return b.serve(ctx, s, fn)
+	}
 	snap := Event{Kind: EventSnapshot, Rev: b.rev, Last: true}
 	for key, v := range b.rows[db] {
 		var table, uuid string
@@ -207,16 +223,19 @@ func (b *fakeBackend) Subscribe(ctx context.Context, db string, fromRev int64, f
 		}
 		snap.Rows = append(snap.Rows, RawRow{Table: table, UUID: uuid, Value: v})
 	}
+	s.q = []Event{snap}
+	s.sig <- struct{}{}
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
+	return b.serve(ctx, s, fn)
+}
+
+func (b *fakeBackend) serve(ctx context.Context, s *fakeSub, fn func(Event) error) error {
 	defer func() {
 		b.mu.Lock()
 		delete(b.subs, s)
 		b.mu.Unlock()
 	}()
-	if err := fn(snap); err != nil {
-		return err
-	}
 	for {
 		select {
 		case <-ctx.Done():

@@ -3,6 +3,7 @@ package frontend
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -33,8 +34,9 @@ type feed struct {
 	histLimit int
 	metrics   *metrics
 
-	ready     chan struct{} // closed once the first snapshot is applied
-	readyOnce sync.Once
+	ready      chan struct{} // closed once the first snapshot is applied
+	readyOnce  sync.Once
+	backfilled chan struct{} // closed once backfill has finished, however
 
 	// mu guards rows, rev, revCh, hist, histBase, monitors and the
 	// mutable fields of registered monitors (tables, idJSON). Lock order:
@@ -68,16 +70,17 @@ type histEntry struct {
 
 func newFeed(name string, s *schema.Database, log *slog.Logger, clusterID uint64, histLimit int, m *metrics) *feed {
 	f := &feed{
-		metrics:   m,
-		name:      name,
-		clusterID: clusterID,
-		histLimit: histLimit,
-		schema:    s,
-		log:       log.With("db", name),
-		ready:     make(chan struct{}),
-		rows:      map[string]map[ovsdb.UUID]ovsdb.Row{},
-		revCh:     make(chan struct{}),
-		monitors:  map[*monitor]struct{}{},
+		metrics:    m,
+		name:       name,
+		clusterID:  clusterID,
+		histLimit:  histLimit,
+		schema:     s,
+		log:        log.With("db", name),
+		ready:      make(chan struct{}),
+		backfilled: make(chan struct{}),
+		rows:       map[string]map[ovsdb.UUID]ovsdb.Row{},
+		revCh:      make(chan struct{}),
+		monitors:   map[*monitor]struct{}{},
 	}
 	for t := range s.Tables {
 		f.rows[t] = map[ovsdb.UUID]ovsdb.Row{}
@@ -301,6 +304,82 @@ func rowsEqual(a, b ovsdb.Row) bool {
 	return true
 }
 
+// Outcomes of a backfill subscription's callback.
+var (
+	errBackfillDone        = errors.New("frontend: backfill reached the first snapshot")
+	errBackfillUnavailable = errors.New("frontend: history before the first snapshot is gone")
+)
+
+// backfill loads the revisions before the feed's first snapshot into the
+// history ring, from the monitorhub's history (updates carry old and new
+// rows), so that after a frontend restart a client resuming with
+// monitor_cond_since still gets found=true and only what it missed. It
+// runs once, on its own short-lived subscription, and gives up quietly if
+// the hub can no longer replay that far.
+func (f *feed) backfill(ctx context.Context, sub Subscriber) {
+	defer close(f.backfilled)
+	if f.histLimit == 0 || f.waitReady(ctx) != nil {
+		return
+	}
+	f.mu.Lock()
+	base := f.histBase
+	f.mu.Unlock()
+	from := max(base-int64(f.histLimit), 1)
+	if from >= base {
+		return
+	}
+	var entries []histEntry
+	err := sub.Subscribe(ctx, f.name, from, func(ev Event) error {
+		switch ev.Kind {
+		case EventSnapshot:
+			return errBackfillUnavailable
+		case EventProgress:
+			if ev.Rev >= base {
+				return errBackfillDone
+			}
+		case EventUpdate:
+			if ev.Rev > base {
+				return errBackfillDone
+			}
+			changes := make([]rowChange, 0, len(ev.Changes))
+			for _, c := range ev.Changes {
+				u, old, err := f.decodeRow(c.Table, c.UUID, c.Old)
+				if err != nil {
+					return err
+				}
+				_, nw, err := f.decodeRow(c.Table, c.UUID, c.New)
+				if err != nil {
+					return err
+				}
+				changes = append(changes, rowChange{table: c.Table, uuid: u, old: old, new: nw})
+			}
+			entries = append(entries, histEntry{rev: ev.Rev, changes: changes})
+			if ev.Rev == base {
+				return errBackfillDone
+			}
+		}
+		return nil
+	})
+	if !errors.Is(err, errBackfillDone) {
+		if ctx.Err() == nil {
+			f.log.Info("no history before the first snapshot", "rev", base, "err", err)
+		}
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.histBase != base {
+		return // the ring already rolled past the snapshot
+	}
+	f.hist = append(entries, f.hist...)
+	f.histBase = from
+	for len(f.hist) > f.histLimit {
+		f.histBase = f.hist[0].rev
+		f.hist = f.hist[1:]
+	}
+	f.log.Debug("history backfilled", "rev", from, "revisions", len(entries))
+}
+
 func (f *feed) applyUpdate(rev int64, raw []RawChange) error {
 	type decoded struct {
 		table string
@@ -444,6 +523,16 @@ func (f *feed) waitRev(ctx context.Context, rev int64) error {
 	}
 }
 
+// waitBackfilled waits until backfill has finished.
+func (f *feed) waitBackfilled(ctx context.Context) error {
+	select {
+	case <-f.backfilled:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("database %q history not loaded: %w", f.name, ctx.Err())
+	}
+}
+
 // waitReady waits for the first snapshot.
 func (f *feed) waitReady(ctx context.Context) error {
 	select {
@@ -463,6 +552,11 @@ func (f *feed) waitReady(ctx context.Context) error {
 func (f *feed) register(ctx context.Context, m *monitor, id json.RawMessage, since ovsdb.UUID) error {
 	if err := f.waitReady(ctx); err != nil {
 		return err
+	}
+	if m.version == 3 {
+		if err := f.waitBackfilled(ctx); err != nil {
+			return err
+		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -550,5 +551,63 @@ func TestStalledClientMerged(t *testing.T) {
 	stalled.send(`{"method":"echo","params":[],"id":"e"}`)
 	if got := string(stalled.recv()); got != `{"id":"e","result":[],"error":null}` {
 		t.Fatalf("echo after resuming: %.200s", got)
+	}
+}
+
+// TestMonitorCondSinceAcrossFrontendRestart: a client that saw revision
+// X on one frontend reconnects to a fresh frontend after more commits and
+// gets found=true with exactly the changes since X (the new frontend
+// backfills its history from the change stream).
+func TestMonitorCondSinceAcrossFrontendRestart(t *testing.T) {
+	env1 := startServer(t, func(c *Config) { c.InactivityProbeInterval = 0 })
+	be := env1.be
+	n := newNotes()
+	c1 := dial(t, env1.addr(), n.handler)
+	sel := map[string]any{"A": []any{map[string]any{"columns": []any{"s", "i"}}}}
+	call(t, c1, "monitor_cond_since", "T", "m", sel, "00000000-0000-0000-0000-000000000000")
+	call(t, c1, "transact", "T", map[string]any{"op": "insert", "table": "A", "row": map[string]any{"s": "kept", "i": 1}})
+	call(t, c1, "transact", "T", map[string]any{"op": "insert", "table": "A", "row": map[string]any{"s": "gone", "i": 2}})
+	got := n.waitFor(t, "two update3", func(s []string) bool { return len(s) == 2 })
+	var upd []any
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(got[1], "update3 ")), &upd); err != nil {
+		t.Fatal(err)
+	}
+	lastID := upd[1].(string)
+	_ = c1.Close()
+	_ = env1.srv.Close()
+
+	// Commits the client misses while no frontend serves it.
+	ctx := t.Context()
+	for _, op := range []string{
+		`[{"op":"update","table":"A","where":[["s","==","kept"]],"row":{"i":10}}]`,
+		`[{"op":"delete","table":"A","where":[["s","==","gone"]]}]`,
+		`[{"op":"insert","table":"A","row":{"s":"new","i":3}}]`,
+	} {
+		if _, err := be.Transact(ctx, &txnenginev1.TransactRequest{Database: "T", Operations: []byte(op)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	env2 := startServerOn(t, be, nil, nil)
+	c2 := dial(t, env2.addr(), nil)
+	r := call(t, c2, "monitor_cond_since", "T", "m", sel, lastID)
+	var reply []any
+	if err := json.Unmarshal(r, &reply); err != nil {
+		t.Fatal(err)
+	}
+	if reply[0] != true {
+		t.Fatalf("found = %v, want true; reply %s", reply[0], r)
+	}
+	rows := reply[2].(map[string]any)["A"].(map[string]any)
+	var kinds []string
+	for _, ru := range rows {
+		for k, v := range ru.(map[string]any) {
+			kinds = append(kinds, k+" "+ovsJSON(v))
+		}
+	}
+	sort.Strings(kinds)
+	want := []string{`delete null`, `insert {"i":3,"s":"new"}`, `modify {"i":10}`}
+	if strings.Join(kinds, "|") != strings.Join(want, "|") {
+		t.Fatalf("changes since %s = %q, want %q", lastID, kinds, want)
 	}
 }

@@ -51,8 +51,13 @@ func startServer(t *testing.T, mutate func(*Config)) *testEnv {
 func startServerWith(t *testing.T, mutate func(*Config), wrap func(Transactor) Transactor) *testEnv {
 	t.Helper()
 	sch := loadSchema(t, testSchemaPath)
-	schemas := map[string]*schema.Database{sch.Name: sch}
-	be := newFakeBackend(t, schemas)
+	return startServerOn(t, newFakeBackend(t, map[string]*schema.Database{sch.Name: sch}), mutate, wrap)
+}
+
+// startServerOn starts a server on an existing backend (for restarts).
+func startServerOn(t *testing.T, be *fakeBackend, mutate func(*Config), wrap func(Transactor) Transactor) *testEnv {
+	t.Helper()
+	schemas := be.schemas
 	env := &testEnv{be: be, sock: filepath.Join(shortDir(t), "db.sock")}
 	cfg := NewConfig()
 	cfg.Remotes = []string{"punix:" + env.sock}

@@ -151,10 +151,14 @@ func New(ctx context.Context, cfg Config, deps Deps, opts ...Option) (*Server, e
 		if name == ServerDatabase {
 			continue
 		}
-		s.wg.Add(1)
+		s.wg.Add(2)
 		go func() {
 			defer s.wg.Done()
 			db.feed.run(s.ctx, deps.Subscriber)
+		}()
+		go func() {
+			defer s.wg.Done()
+			db.feed.backfill(s.ctx, deps.Subscriber)
 		}()
 	}
 	s.log.Info("frontend configured", "remotes", cfg.Remotes, "databases", len(schemas),
@@ -182,7 +186,11 @@ func (s *Server) Serve(ctx context.Context) error {
 		if name == ServerDatabase {
 			continue
 		}
-		if err := db.feed.waitReady(rctx); err != nil {
+		err := db.feed.waitReady(rctx)
+		if err == nil {
+			err = db.feed.waitBackfilled(rctx)
+		}
+		if err != nil {
 			cancel()
 			if ctx.Err() != nil || s.ctx.Err() != nil {
 				return nil

@@ -76,6 +76,7 @@ func (s *Server) serverDBLoaded() {
 	sdb.refresh()
 	f := sdb.db.feed
 	f.readyOnce.Do(func() { close(f.ready) })
+	close(f.backfilled)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
