@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 
 	"github.com/ovsdb-etcd/ovsdb-etcd/services/frontend"
@@ -78,16 +76,6 @@ func newAllInOne() (*cobra.Command, *allInOneConfig) {
 		panic(fmt.Sprintf("all-in-one flags: %v", err)) // a programming error
 	}
 	return cmd, c
-}
-
-// etcdClientConfig is the etcd client every role of all-in-one shares.
-func etcdClientConfig(endpoints []string, maxRequestBytes int) clientv3.Config {
-	return clientv3.Config{
-		Endpoints:          endpoints,
-		DialTimeout:        txnengine.DefaultDialTimeout,
-		MaxCallSendMsgSize: maxRequestBytes + 1<<20,
-		MaxCallRecvMsgSize: math.MaxInt32,
-	}
 }
 
 // roleGroup runs the roles of one process. The first role to fail cancels
@@ -173,9 +161,9 @@ func (c *allInOneConfig) run(ctx context.Context, endpointsGiven bool) (err erro
 	if err != nil {
 		return fmt.Errorf("resolve socket directory: %w", err)
 	}
-	cli, err := clientv3.New(etcdClientConfig(endpoints, c.txn.MaxRequestBytes))
+	cli, err := o.newEtcdClient(endpoints, c.txn.MaxRequestBytes)
 	if err != nil {
-		return fmt.Errorf("connect to etcd %v: %w", endpoints, err)
+		return err
 	}
 	defer cli.Close()
 	o.log.Info("all-in-one starting", "etcd_endpoints", endpoints, "socket_dir", sockDir)

@@ -36,7 +36,7 @@ func TestEmbeddedEtcdRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer e.Close()
-		cli, err := clientv3.New(etcdClientConfig(e.endpoints, embeddedMaxRequestBytes))
+		cli, err := clientv3.New(etcdClientConfig(e.endpoints, embeddedMaxRequestBytes, nil))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -53,9 +53,9 @@ func newFrontendCmd() *cobra.Command {
 				return err
 			}
 			defer func() { err = errors.Join(err, o.close()) }()
-			cli, err := clientv3.New(etcdClientConfig(ff.etcdEndpoints, txnengine.DefaultMaxRequestBytes))
+			cli, err := o.newEtcdClient(ff.etcdEndpoints, txnengine.DefaultMaxRequestBytes)
 			if err != nil {
-				return fmt.Errorf("connect to etcd %v: %w", ff.etcdEndpoints, err)
+				return err
 			}
 			defer cli.Close()
 			return runFrontend(ctx, o, cfg, cli, ff.prefix, ff.service, ff.monitorHub)

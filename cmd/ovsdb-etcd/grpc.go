@@ -6,15 +6,21 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"os"
 	"time"
 
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/ovsdb-etcd/ovsdb-etcd/services/txnengine"
 )
 
 // maxGRPCMessageBytes bounds one internal gRPC message. It is above the
@@ -130,4 +136,31 @@ func (o *observability) dialOptions() []grpc.DialOption {
 			logging.StreamClientInterceptor(lg, logOpts...),
 		),
 	}
+}
+
+// etcdClientConfig is the configuration of every etcd client of a role:
+// sends as large as the cluster's --max-request-bytes allows, unlimited
+// receives, etcd's client log at error level only, plus dialOpts.
+func etcdClientConfig(endpoints []string, maxRequestBytes int, dialOpts []grpc.DialOption) clientv3.Config {
+	return clientv3.Config{
+		Endpoints:          endpoints,
+		DialTimeout:        txnengine.DefaultDialTimeout,
+		MaxCallSendMsgSize: maxRequestBytes + 1<<20,
+		MaxCallRecvMsgSize: math.MaxInt32,
+		Logger:             zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.Lock(os.Stderr), zapcore.ErrorLevel)),
+		DialOptions:        dialOpts,
+	}
+}
+
+// newEtcdClient connects to etcd with an otelgrpc stats handler, so that
+// traces continue from a role into etcd (frontend -> txnengine -> etcd).
+func (o *observability) newEtcdClient(endpoints []string, maxRequestBytes int) (*clientv3.Client, error) {
+	cli, err := clientv3.New(etcdClientConfig(endpoints, maxRequestBytes, []grpc.DialOption{
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler(
+			otelgrpc.WithTracerProvider(o.tracer), otelgrpc.WithPropagators(o.propagator))),
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("connect to etcd %v: %w", endpoints, err)
+	}
+	return cli, nil
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ovsdb-etcd/ovsdb-etcd/services/monitorhub"
+	"github.com/ovsdb-etcd/ovsdb-etcd/services/txnengine"
 )
 
 func newMonitorHubCmd() *cobra.Command {
@@ -36,5 +37,13 @@ func runMonitorHub(ctx context.Context, o *observability, cfg monitorhub.Config)
 	cfg.Logger = o.log.With("service", "monitorhub")
 	cfg.Registerer = o.registry
 	cfg.ServerOptions = append(o.serverOptions(), cfg.ServerOptions...)
+	if cfg.EtcdClient == nil {
+		cli, err := o.newEtcdClient(cfg.EtcdEndpoints, txnengine.DefaultMaxRequestBytes)
+		if err != nil {
+			return err
+		}
+		defer cli.Close()
+		cfg.EtcdClient = cli
+	}
 	return monitorhub.Run(ctx, cfg)
 }

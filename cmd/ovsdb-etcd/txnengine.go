@@ -37,5 +37,13 @@ func runTxnEngine(ctx context.Context, o *observability, cfg txnengine.Config) e
 	cfg.Registerer = o.registry
 	cfg.TracerProvider = o.tracer
 	cfg.ServerOptions = append(o.serverOptions(), cfg.ServerOptions...)
+	if cfg.EtcdClient == nil {
+		cli, err := o.newEtcdClient(cfg.EtcdEndpoints, cfg.MaxRequestBytes)
+		if err != nil {
+			return err
+		}
+		defer cli.Close()
+		cfg.EtcdClient = cli
+	}
 	return txnengine.Run(ctx, cfg)
 }
