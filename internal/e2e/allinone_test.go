@@ -13,6 +13,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/etcdtest"
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/jsonrpc"
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/refserver"
 )
@@ -255,4 +256,32 @@ func mustMarshal(t testing.TB, v any) json.RawMessage {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestAllInOneOnSharedCluster runs two all-in-one instances with
+// --etcd-endpoints on one etcd cluster: one txnengine leads, the other
+// instance's frontend transacts through it, both see the same rows, and
+// when the leading instance stops the other one takes over.
+func TestAllInOneOnSharedCluster(t *testing.T) {
+	cluster := etcdtest.NewServer(t)
+	eps := cluster.Endpoints()
+	a := startAllInOneOn(t, eps, []string{nbSchema}, "--lease-ttl", "2s", "--max-request-bytes", fmt.Sprint(etcdtest.DefaultMaxRequestBytes))
+	b := startAllInOneOn(t, eps, []string{nbSchema}, "--lease-ttl", "2s", "--max-request-bytes", fmt.Sprint(etcdtest.DefaultMaxRequestBytes))
+
+	transact(t, b.Addr(), "OVN_Northbound", map[string]any{"op": "insert", "table": "Logical_Switch", "row": map[string]any{"name": "via-b"}})
+	transact(t, a.Addr(), "OVN_Northbound", map[string]any{"op": "insert", "table": "Logical_Switch", "row": map[string]any{"name": "via-a"}})
+	for _, srv := range []*allInOne{a, b} {
+		out := refserver.MustRunClient(t, clientTimeout, "ovn-nbctl", "--db="+srv.Addr(), "--no-leader-only", "--bare", "--columns=name", "find", "Logical_Switch")
+		if !strings.Contains(out, "via-a") || !strings.Contains(out, "via-b") {
+			t.Errorf("%s sees switches %q, want via-a and via-b", srv.Addr(), out)
+		}
+	}
+	// Whichever instance leads, stopping a first leaves b serving alone.
+	if err := a.p.stop(); err != nil {
+		t.Fatalf("stop a: %v", err)
+	}
+	transact(t, b.Addr(), "OVN_Northbound", map[string]any{"op": "insert", "table": "Logical_Switch", "row": map[string]any{"name": "after-a"}})
+	if rows := selectRows(t, b.Addr(), "OVN_Northbound", "Logical_Switch"); len(rows) != 3 {
+		t.Errorf("b serves %d switches, want 3", len(rows))
+	}
 }

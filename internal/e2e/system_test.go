@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -40,9 +41,22 @@ type allInOne struct {
 // any extra arguments, such as more remotes) and waits until it serves.
 func startAllInOne(t testing.TB, schemas []string, extra ...string) *allInOne {
 	t.Helper()
+	return startAllInOneOn(t, nil, schemas, extra...)
+}
+
+// startAllInOneOn is startAllInOne on the etcd cluster at endpoints
+// (--etcd-endpoints), or on an embedded etcd when endpoints is empty.
+func startAllInOneOn(t testing.TB, endpoints []string, schemas []string, extra ...string) *allInOne {
+	t.Helper()
 	dir := shortDir(t)
 	a := &allInOne{t: t, dir: dir, dataDir: filepath.Join(dir, "data"), sock: filepath.Join(dir, "db.sock")}
-	args := []string{"all-in-one", "--data-dir", a.dataDir, "--remote", "punix:" + a.sock, "--log-level", "warn"}
+	args := []string{"all-in-one", "--remote", "punix:" + a.sock, "--log-level", "warn"}
+	if len(endpoints) > 0 {
+		a.dataDir = ""
+		args = append(args, "--etcd-endpoints", strings.Join(endpoints, ","))
+	} else {
+		args = append(args, "--data-dir", a.dataDir)
+	}
 	for _, s := range schemas {
 		args = append(args, "--schema", s)
 		a.dbs = append(a.dbs, dbNameOf(t, s))
