@@ -142,14 +142,14 @@ func (c *allInOneConfig) run(ctx context.Context, endpointsGiven bool) (err erro
 	sockDir := c.dataDir
 	var etcdErr <-chan error // the embedded etcd's fatal errors
 	if c.dataDir != "" {
-		e, err := startEmbeddedEtcd(ctx, o.log, c.dataDir)
+		// The embedded etcd gets the limits the txnengine assumes.
+		e, err := startEmbeddedEtcd(ctx, o.log, c.dataDir, c.txn.MaxTxnOps, c.txn.MaxRequestBytes)
 		if err != nil {
 			return err
 		}
 		defer e.Close()
 		etcdErr = e.Err()
 		endpoints = e.endpoints
-		c.txn.MaxTxnOps, c.txn.MaxRequestBytes = embeddedMaxTxnOps, embeddedMaxRequestBytes
 	} else {
 		sockDir, err = os.MkdirTemp("", "ovsdb-etcd-")
 		if err != nil {

@@ -19,9 +19,10 @@ import (
 	"github.com/ovsdb-etcd/ovsdb-etcd/services/txnengine"
 )
 
-// Limits of the embedded etcd (DESIGN.md "etcd limits"): large enough that
-// ovn-northd's first sync (10,000+ rows, 8+ MiB in one OVSDB transaction)
-// commits as one etcd Txn.
+// Default limits of the embedded etcd (DESIGN.md "etcd limits"): large
+// enough that ovn-northd's first sync (10,000+ rows, 8+ MiB in one OVSDB
+// transaction) commits as one etcd Txn. They are the txnengine's defaults;
+// all-in-one's --max-txn-ops and --max-request-bytes change both.
 const (
 	embeddedMaxTxnOps       = txnengine.DefaultMaxTxnOps
 	embeddedMaxRequestBytes = txnengine.DefaultMaxRequestBytes
@@ -96,9 +97,13 @@ func listenURL(dir, name string) (url.URL, error) {
 	return freeLoopbackURL()
 }
 
-// startEmbeddedEtcd starts etcd with its data in dataDir/etcd and waits
-// until it serves clients or ctx ends.
-func startEmbeddedEtcd(ctx context.Context, log *slog.Logger, dataDir string) (*embeddedEtcd, error) {
+// startEmbeddedEtcd starts etcd with its data in dataDir/etcd and the given
+// --max-txn-ops and --max-request-bytes, and waits until it serves clients
+// or ctx ends.
+func startEmbeddedEtcd(ctx context.Context, log *slog.Logger, dataDir string, maxTxnOps, maxRequestBytes int) (*embeddedEtcd, error) {
+	if maxTxnOps <= 0 || maxRequestBytes <= 0 {
+		return nil, fmt.Errorf("embedded etcd limits must be positive (max-txn-ops %d, max-request-bytes %d)", maxTxnOps, maxRequestBytes)
+	}
 	abs, err := filepath.Abs(dataDir)
 	if err != nil {
 		return nil, fmt.Errorf("resolve --data-dir %q: %w", dataDir, err)
@@ -123,8 +128,8 @@ func startEmbeddedEtcd(ctx context.Context, log *slog.Logger, dataDir string) (*
 	cfg.AdvertisePeerUrls = []url.URL{peerURL}
 	cfg.InitialCluster = cfg.Name + "=" + peerURL.String()
 	cfg.ClusterState = embed.ClusterStateFlagNew
-	cfg.MaxTxnOps = embeddedMaxTxnOps
-	cfg.MaxRequestBytes = embeddedMaxRequestBytes
+	cfg.MaxTxnOps = uint(maxTxnOps)
+	cfg.MaxRequestBytes = uint(maxRequestBytes)
 	closing := &atomic.Bool{}
 	cfg.LogLevel = "error"
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(etcdLogger(closing))

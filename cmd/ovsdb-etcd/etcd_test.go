@@ -31,7 +31,7 @@ func TestEmbeddedEtcdRestart(t *testing.T) {
 	}
 	withClient := func(f func(cli *clientv3.Client)) {
 		t.Helper()
-		e, err := startEmbeddedEtcd(ctx, log, dir)
+		e, err := startEmbeddedEtcd(ctx, log, dir, embeddedMaxTxnOps, embeddedMaxRequestBytes)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -285,3 +285,23 @@ func TestAllInOneOnSharedCluster(t *testing.T) {
 		t.Errorf("b serves %d switches, want 3", len(rows))
 	}
 }
+
+// TestAllInOneSideBySide starts three all-in-one instances at once on one
+// machine: no fixed ports or paths may collide, and each keeps its own
+// data.
+func TestAllInOneSideBySide(t *testing.T) {
+	const n = 3
+	var as []*allInOne
+	for range n {
+		as = append(as, startAllInOne(t, []string{nbSchema}))
+	}
+	for i, a := range as {
+		transact(t, a.Addr(), "OVN_Northbound", map[string]any{"op": "insert", "table": "Logical_Switch", "row": map[string]any{"name": fmt.Sprintf("own-%d", i)}})
+	}
+	for i, a := range as {
+		rows := selectRows(t, a.Addr(), "OVN_Northbound", "Logical_Switch")
+		if len(rows) != 1 || rows[0]["name"] != fmt.Sprintf("own-%d", i) {
+			t.Errorf("instance %d serves %v, want only own-%d", i, rows, i)
+		}
+	}
+}
