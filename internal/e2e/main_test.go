@@ -27,7 +27,33 @@ func TestMain(m *testing.M) {
 // binary built elsewhere).
 const binEnv = "OVSDB_ETCD_E2E_BIN"
 
+// requiredBins and requiredFiles are the dependencies of the tests. A
+// missing one fails the run: the differential comparisons would otherwise
+// compare two identical "not found" errors.
+var (
+	requiredBins  = []string{"ovsdb-server", "ovsdb-tool", "ovsdb-client", "ovn-nbctl"}
+	requiredFiles = []string{nbSchema, sbSchema}
+)
+
+func checkDeps() error {
+	for _, b := range requiredBins {
+		if _, err := exec.LookPath(b); err != nil {
+			return fmt.Errorf("%s not found (%w): install openvswitch-common openvswitch-switch ovn-common ovn-central (make deps)", b, err)
+		}
+	}
+	for _, f := range requiredFiles {
+		if _, err := os.Stat(f); err != nil {
+			return fmt.Errorf("%w: install ovn-central (make deps)", err)
+		}
+	}
+	return nil
+}
+
 func testMain(m *testing.M) int {
+	if err := checkDeps(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+		return 1
+	}
 	if bin := os.Getenv(binEnv); bin != "" {
 		binPath = bin
 		return runTests(m)
