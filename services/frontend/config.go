@@ -40,6 +40,9 @@ const (
 	DefaultReadyTimeout = 60 * time.Second
 	// DefaultWriteTimeout bounds one write to a client.
 	DefaultWriteTimeout = 30 * time.Second
+	// DefaultLockLeaseTTL is the lease of this frontend's lock keys: a
+	// dead frontend's locks are free after about this long.
+	DefaultLockLeaseTTL = 5 * time.Second
 	// DefaultHistoryRevisions is how many recent revisions each database
 	// feed keeps, so that monitor_cond_since answers found=true for a
 	// client that missed no more than that.
@@ -68,6 +71,7 @@ type Config struct {
 	ReadyTimeout            time.Duration
 	WriteTimeout            time.Duration
 	HistoryRevisions        int
+	LockLeaseTTL            time.Duration
 	// Registerer receives the frontend's metrics; nil: not registered.
 	Registerer prometheus.Registerer
 }
@@ -85,6 +89,7 @@ func NewConfig() Config {
 		ReadyTimeout:            DefaultReadyTimeout,
 		WriteTimeout:            DefaultWriteTimeout,
 		HistoryRevisions:        DefaultHistoryRevisions,
+		LockLeaseTTL:            DefaultLockLeaseTTL,
 	}
 }
 
@@ -99,6 +104,7 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.MaxBacklogBytes, "max-backlog-bytes", c.MaxBacklogBytes, "disconnect a client whose unsent output exceeds this many bytes")
 	fs.IntVar(&c.HistoryRevisions, "frontend-history", c.HistoryRevisions, "recent revisions kept per database for monitor_cond_since")
 	fs.IntVar(&c.LagBacklogBytes, "lag-backlog-bytes", c.LagBacklogBytes, "past this much unsent output, stop reading a client and merge its updates per row")
+	fs.DurationVar(&c.LockLeaseTTL, "lock-lease-ttl", c.LockLeaseTTL, "lease of this frontend's OVSDB lock keys in etcd (whole seconds)")
 	fs.DurationVar(&c.UpdateWaitTimeout, "update-wait-timeout", c.UpdateWaitTimeout, "how long a transact reply waits for its own update to be sent first")
 }
 
@@ -123,7 +129,7 @@ func (c *Config) Validate() error {
 		return errors.New("frontend: negative inactivity probe interval")
 	case c.MaxMessageSize <= 0, c.MaxDepth <= 0, c.MaxBacklogBytes <= 0, c.LagBacklogBytes <= 0, c.MaxInflight <= 0, c.HistoryRevisions < 0:
 		return errors.New("frontend: limits must be positive")
-	case c.UpdateWaitTimeout <= 0, c.ReadyTimeout <= 0, c.WriteTimeout <= 0:
+	case c.UpdateWaitTimeout <= 0, c.ReadyTimeout <= 0, c.WriteTimeout <= 0, c.LockLeaseTTL < time.Second:
 		return errors.New("frontend: timeouts must be positive")
 	}
 	return nil

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/jsonrpc"
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/ovsdb"
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/schema"
@@ -20,6 +22,7 @@ import (
 // revision, to the subscribers the way the monitorhub streams them.
 type fakeBackend struct {
 	schemas map[string]*schema.Database
+	etcd    *clientv3.Client // set: servers on this backend keep locks in etcd
 
 	// mu guards everything below.
 	mu      sync.Mutex

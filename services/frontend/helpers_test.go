@@ -68,7 +68,11 @@ func startServerOn(t *testing.T, be *fakeBackend, mutate func(*Config), wrap fun
 	if wrap != nil {
 		tr = wrap(be)
 	}
-	srv, err := New(t.Context(), cfg, Deps{Transactor: tr, Subscriber: be, Schemas: schemas})
+	deps := Deps{Transactor: tr, Subscriber: be, Schemas: schemas}
+	if be.etcd != nil {
+		deps.Etcd = be.etcd
+	}
+	srv, err := New(t.Context(), cfg, deps)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

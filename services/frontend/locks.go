@@ -1,6 +1,7 @@
 package frontend
 
 import (
+	"encoding/json"
 	"fmt"
 	"sync"
 
@@ -21,6 +22,8 @@ type lockTable struct {
 }
 
 func newLockTable() *lockTable { return &lockTable{locks: map[string][]*session{}} }
+
+var _ lockManager = (*lockTable)(nil)
 
 // ownsLocked reports whether s heads the waiters of name.
 func (lt *lockTable) ownsLocked(s *session, name string) bool {
@@ -53,7 +56,7 @@ func (lt *lockTable) waitingLocked(s *session, name string) bool {
 // acquire queues s for name ("lock"), or puts it in front ("steal"),
 // and returns whether s now owns the lock. The reply is queued before
 // the lock table is released, so a later "locked" cannot overtake it.
-func (lt *lockTable) acquire(s *session, id []byte, name string, steal bool) error {
+func (lt *lockTable) acquire(s *session, id json.RawMessage, name string, steal bool) error {
 	lt.mu.Lock()
 	defer lt.mu.Unlock()
 	method := "lock"

@@ -3,7 +3,9 @@ package frontend
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/etcdtest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain checks for leaked goroutines (etcdtest's variant of goleak,
+// which waits out embedded etcd's slow-closing connections).
+func TestMain(m *testing.M) { etcdtest.VerifyTestMain(m) }

@@ -3,6 +3,9 @@ package frontend
 import (
 	"context"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/keys"
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/schema"
 	txnenginev1 "github.com/ovsdb-etcd/ovsdb-etcd/proto/ovsdbetcd/txnengine/v1"
 )
@@ -85,4 +88,11 @@ type Deps struct {
 	// of monitor_cond_since and update3, so that ids stay valid across
 	// frontends of one cluster and never match another cluster's.
 	ClusterID uint64
+	// Etcd, when set, makes OVSDB locks cluster-wide: they are kept under
+	// Keys.Locks() with this frontend's lease (DESIGN.md "Locks"). When
+	// nil, locks are local to this frontend.
+	Etcd *clientv3.Client
+	// Keys is the etcd key layout (prefix and service) for locks;
+	// keys.Default() when zero.
+	Keys keys.Layout
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/keys"
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/schema"
 )
 
@@ -54,7 +55,8 @@ type Server struct {
 	serverID string
 	dbs      map[string]*database
 	tlsCfg   *tls.Config
-	locks    *lockTable
+	locks    lockManager
+	etcdLks  *etcdLocks // non-nil when locks live in etcd
 	metrics  *metrics
 
 	ctx    context.Context
@@ -146,7 +148,24 @@ func New(ctx context.Context, cfg Config, deps Deps, opts ...Option) (*Server, e
 			db.feed.onChange = sdb.changed
 		}
 	}
+	if deps.Etcd != nil {
+		layout := deps.Keys
+		if layout.Service() == "" {
+			layout = keys.Default()
+		}
+		if s.etcdLks, err = newEtcdLocks(deps.Etcd, layout, cfg.LockLeaseTTL, s.log); err != nil {
+			return nil, err
+		}
+		s.locks = s.etcdLks
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if s.etcdLks != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.etcdLks.watchLoop(s.ctx)
+		}()
+	}
 	for name, db := range s.dbs {
 		if name == ServerDatabase {
 			continue
@@ -249,6 +268,9 @@ func (s *Server) Close() error {
 			_ = l.Close()
 		}
 		s.wg.Wait()
+		if s.etcdLks != nil {
+			s.etcdLks.close()
+		}
 		for _, r := range s.cfg.Remotes {
 			if ep, err := parseRemote(r); err == nil && ep.network == "unix" {
 				_ = os.Remove(ep.address)
