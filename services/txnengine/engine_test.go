@@ -491,3 +491,74 @@ func TestCompaction(t *testing.T) {
 		t.Errorf("read inside the history window: %v", err)
 	}
 }
+
+// TestBatchCoalescesAcrossTransactions: transactions of one batch that
+// touch the same rows commit as one Txn with one op per key (etcd
+// rejects duplicates): an insert then delete leaves nothing, two updates
+// leave the last value.
+func TestBatchCoalescesAcrossTransactions(t *testing.T) {
+	etcd := startEtcd(t)
+	cli := etcd.client(t)
+	cfg := testConfig(t, cli, writeSchema(t, t.TempDir(), "1.0.0"), "unix:unused")
+	fkv := &faultKV{}
+	e := newTestEngine(t, cfg, false, WithKVWrapper(func(kv clientv3.KV) clientv3.KV {
+		fkv.KV = kv
+		return fkv
+	}))
+	waitLeader(t, e.Engine)
+	mustTransact(t, e.Engine, insertOp("hold", 0), insertOp("upd", 0))
+
+	// Park the loop in a commit until the three transactions below are
+	// queued; they then form the next batch, in order.
+	reached, release := make(chan struct{}), make(chan struct{})
+	fkv.mu.Lock()
+	fkv.gate = func() {
+		close(reached)
+		<-release
+	}
+	fkv.mu.Unlock()
+	where := func(name string) []any { return []any{[]any{"name", "==", name}} }
+	steps := [][]any{
+		{map[string]any{"op": "update", "table": "T", "where": where("hold"), "row": map[string]any{"n": 1}}},
+		{insertOp("tmp", 0), map[string]any{"op": "update", "table": "T", "where": where("upd"), "row": map[string]any{"n": 1}}},
+		{map[string]any{"op": "delete", "table": "T", "where": where("tmp")}},
+		{map[string]any{"op": "update", "table": "T", "where": where("upd"), "row": map[string]any{"n": 2}}},
+	}
+	var wg sync.WaitGroup
+	revs := make([]int64, len(steps))
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_, revs[0] = mustTransact(t, e.Engine, steps[0]...)
+	}()
+	select {
+	case <-reached:
+	case <-time.After(testTimeout):
+		t.Fatal("first commit never reached the gate")
+	}
+	tm := e.currentTerm()
+	for i := 1; i < len(steps); i++ {
+		// Queue in order: each waits until the previous one is queued.
+		eventually(t, "previous queued", func() bool { return len(tm.queue) == i-1 })
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, revs[i] = mustTransact(t, e.Engine, steps[i]...)
+		}()
+	}
+	eventually(t, "queued", func() bool { return len(tm.queue) == len(steps)-1 })
+	close(release)
+	wg.Wait()
+	if revs[1] != revs[2] || revs[2] != revs[3] || revs[1] <= revs[0] {
+		t.Errorf("revisions %v: want the last three in one later batch", revs)
+	}
+	names := etcdNames(t, cli)
+	if names["tmp"] != 0 || names["upd"] != 1 || names["hold"] != 1 {
+		t.Errorf("etcd rows %v", names)
+	}
+	for k, v := range etcdRows(t, cli) {
+		if strings.Contains(v, `"upd"`) && !strings.Contains(v, `"n":2`) {
+			t.Errorf("%s = %s, want n 2", k, v)
+		}
+	}
+}
