@@ -13,7 +13,7 @@ import (
 // BenchmarkFanout measures one revision's fan-out to many monitors of
 // the same selection (the shared-JSON case) and of distinct ones.
 func BenchmarkFanout(b *testing.B) {
-	sch := loadSchema(&testing.T{}, testSchemaPath)
+	sch := loadSchema(&testing.T{})
 	for _, tc := range []struct {
 		name     string
 		monitors int
@@ -45,7 +45,7 @@ func BenchmarkFanout(b *testing.B) {
 					bound = int64(-i) // every row still matches
 				}
 				cols := []any{"s", "i", "set", "m"}
-				mon, perr := parseMonitor(db, 2, i, map[string]any{"A": map[string]any{"columns": cols, "where": []any{[]any{"i", ">=", bound}}}})
+				mon, perr := parseMonitor(db, 2, map[string]any{"A": map[string]any{"columns": cols, "where": []any{[]any{"i", ">=", bound}}}})
 				if perr != nil {
 					b.Fatal(perr)
 				}

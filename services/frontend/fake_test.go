@@ -75,15 +75,16 @@ func newFakeBackend(t *testing.T, schemas map[string]*schema.Database) *fakeBack
 	return b
 }
 
-func loadSchema(t *testing.T, path string) *schema.Database {
+// loadSchema parses the test schema.
+func loadSchema(t *testing.T) *schema.Database {
 	t.Helper()
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(testSchemaPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s, err := schema.Parse(data)
 	if err != nil {
-		t.Fatalf("parse %s: %v", path, err)
+		t.Fatalf("parse %s: %v", testSchemaPath, err)
 	}
 	return s
 }

@@ -482,7 +482,7 @@ func TestNotASocketRefused(t *testing.T) {
 	if err := os.WriteFile(path, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	sch := loadSchema(t, testSchemaPath)
+	sch := loadSchema(t)
 	be := newFakeBackend(t, nil)
 	cfg := NewConfig()
 	cfg.Remotes = []string{"punix:" + path}

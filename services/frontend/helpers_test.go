@@ -32,7 +32,7 @@ type testEnv struct {
 // limited to about 100 bytes).
 func shortDir(t *testing.T) string {
 	t.Helper()
-	d, err := os.MkdirTemp("", "fe")
+	d, err := os.MkdirTemp("", "fe") //nolint:usetesting // t.TempDir paths are too long for unix sockets
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func startServer(t *testing.T, mutate func(*Config)) *testEnv {
 // startServerWith is startServer with the Transactor wrapped by wrap.
 func startServerWith(t *testing.T, mutate func(*Config), wrap func(Transactor) Transactor) *testEnv {
 	t.Helper()
-	sch := loadSchema(t, testSchemaPath)
+	sch := loadSchema(t)
 	return startServerOn(t, newFakeBackend(t, map[string]*schema.Database{sch.Name: sch}), mutate, wrap)
 }
 

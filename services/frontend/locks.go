@@ -25,12 +25,6 @@ func newLockTable() *lockTable { return &lockTable{locks: map[string][]*session{
 
 var _ lockManager = (*lockTable)(nil)
 
-// ownsLocked reports whether s heads the waiters of name.
-func (lt *lockTable) ownsLocked(s *session, name string) bool {
-	w := lt.locks[name]
-	return len(w) > 0 && w[0] == s
-}
-
 // held lists the locks s owns.
 func (lt *lockTable) held(s *session) []string {
 	lt.mu.Lock()
@@ -120,29 +114,27 @@ func lockNotification(method, name string) []byte {
 	return encodeNotification(method, []byte(ovsJSON([]any{name})))
 }
 
-// lockParams parses the single <id> parameter of lock, steal and unlock.
-func lockParams(m *jsonrpc.Message) (string, []any, error) {
-	params, err := m.DecodeParams()
-	if err != nil {
-		return "", nil, err
+// lockParams parses the single <id> parameter of lock, steal and unlock;
+// ok is false when params are not exactly one string.
+func lockParams(m *jsonrpc.Message) (name string, params []any, ok bool, err error) {
+	if params, err = m.DecodeParams(); err != nil {
+		return "", nil, false, err
 	}
 	if len(params) == 1 {
-		if name, ok := params[0].(string); ok {
-			return name, params, nil
-		}
+		name, ok = params[0].(string)
 	}
-	return "", params, nil
+	return name, params, ok, nil
 }
 
 func (s *session) lock(m *jsonrpc.Message) error  { return s.acquireLock(m, false) }
 func (s *session) steal(m *jsonrpc.Message) error { return s.acquireLock(m, true) }
 
 func (s *session) acquireLock(m *jsonrpc.Message, steal bool) error {
-	name, params, err := lockParams(m)
+	name, params, ok, err := lockParams(m)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errProtocol, err)
+		return fmt.Errorf("%w: %w", errProtocol, err)
 	}
-	if name == "" && !(len(params) == 1 && params[0] == "") {
+	if !ok {
 		s.replyError(m.ID, syntaxError(params, m.Method+" request params must be <id>").JSON())
 		return nil
 	}
@@ -153,11 +145,11 @@ func (s *session) acquireLock(m *jsonrpc.Message, steal bool) error {
 }
 
 func (s *session) unlock(m *jsonrpc.Message) error {
-	name, params, err := lockParams(m)
+	name, params, ok, err := lockParams(m)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errProtocol, err)
+		return fmt.Errorf("%w: %w", errProtocol, err)
 	}
-	if name == "" && !(len(params) == 1 && params[0] == "") {
+	if !ok {
 		s.replyError(m.ID, syntaxError(params, "unlock request params must be <id>").JSON())
 		return nil
 	}

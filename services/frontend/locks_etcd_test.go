@@ -15,7 +15,7 @@ import (
 func TestLocksAcrossFrontends(t *testing.T) {
 	cluster := etcdtest.NewServer(t)
 	cli := cluster.Client(t)
-	sch := loadSchema(t, testSchemaPath)
+	sch := loadSchema(t)
 	be := newFakeBackend(t, map[string]*schema.Database{sch.Name: sch})
 	be.etcd = cli
 	noProbe := func(c *Config) { c.InactivityProbeInterval = 0; c.LockLeaseTTL = DefaultLockLeaseTTL }

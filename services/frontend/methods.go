@@ -69,7 +69,7 @@ func (s *session) getServerID(m *jsonrpc.Message) error {
 func (s *session) setDBChangeAware(m *jsonrpc.Message) error {
 	params, err := m.DecodeParams()
 	if err != nil {
-		return fmt.Errorf("%w: %v", errProtocol, err)
+		return fmt.Errorf("%w: %w", errProtocol, err)
 	}
 	if len(params) != 1 {
 		s.replyError(m.ID, syntaxError(params, "set_db_change_aware: true or false parameter expected").JSON())
@@ -113,7 +113,7 @@ func (s *session) lookupDB(m *jsonrpc.Message, params []any) (*database, bool) {
 func (s *session) getSchema(m *jsonrpc.Message) error {
 	params, err := m.DecodeParams()
 	if err != nil {
-		return fmt.Errorf("%w: %v", errProtocol, err)
+		return fmt.Errorf("%w: %w", errProtocol, err)
 	}
 	db, ok := s.lookupDB(m, params)
 	if !ok {
@@ -129,11 +129,11 @@ func (s *session) getSchema(m *jsonrpc.Message) error {
 func (s *session) transact(m *jsonrpc.Message) error {
 	var raw []json.RawMessage
 	if err := json.Unmarshal(m.Params, &raw); err != nil {
-		return fmt.Errorf("%w: %v", errProtocol, err)
+		return fmt.Errorf("%w: %w", errProtocol, err)
 	}
 	params, err := m.DecodeParams()
 	if err != nil {
-		return fmt.Errorf("%w: %v", errProtocol, err)
+		return fmt.Errorf("%w: %w", errProtocol, err)
 	}
 	db, ok := s.lookupDB(m, params)
 	if !ok {
@@ -161,7 +161,7 @@ func (s *session) transact(m *jsonrpc.Message) error {
 	ops, err := marshal(raw[1:])
 	if err != nil {
 		cancel()
-		return fmt.Errorf("%w: %v", errProtocol, err)
+		return fmt.Errorf("%w: %w", errProtocol, err)
 	}
 	// Backpressure: past MaxInflight, stop reading until one finishes.
 	select {
@@ -272,7 +272,7 @@ func (s *session) monitorCondSince(m *jsonrpc.Message) error { return s.startMon
 func (s *session) startMonitor(m *jsonrpc.Message, version int) error {
 	params, err := m.DecodeParams()
 	if err != nil {
-		return fmt.Errorf("%w: %v", errProtocol, err)
+		return fmt.Errorf("%w: %w", errProtocol, err)
 	}
 	db, ok := s.lookupDB(m, params)
 	if !ok {
@@ -298,7 +298,7 @@ func (s *session) startMonitor(m *jsonrpc.Message, version int) error {
 			return nil
 		}
 	}
-	mon, perr := parseMonitor(db, version, params[1], params[2])
+	mon, perr := parseMonitor(db, version, params[2])
 	if perr != nil {
 		s.replyError(m.ID, perr.JSON())
 		return nil
@@ -333,7 +333,7 @@ func (s *session) startMonitor(m *jsonrpc.Message, version int) error {
 func (s *session) monitorCancel(m *jsonrpc.Message) error {
 	params, err := m.DecodeParams()
 	if err != nil {
-		return fmt.Errorf("%w: %v", errProtocol, err)
+		return fmt.Errorf("%w: %w", errProtocol, err)
 	}
 	if len(params) != 1 {
 		s.replyError(m.ID, errStrInvalidParameters)

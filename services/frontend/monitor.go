@@ -64,7 +64,7 @@ type rowChange struct {
 
 // parseMonitor parses <monitor-requests> as ovsdb-server's
 // ovsdb_jsonrpc_parse_monitor_request does, with its error texts.
-func parseMonitor(db *database, version int, id, reqs any) (*monitor, *ovsdb.Error) {
+func parseMonitor(db *database, version int, reqs any) (*monitor, *ovsdb.Error) {
 	obj, ok := reqs.(map[string]any)
 	if !ok {
 		return nil, syntaxError(reqs, "monitor-requests must be object")

@@ -15,7 +15,7 @@ import (
 func (s *session) monitorCondChange(m *jsonrpc.Message) error {
 	params, err := m.DecodeParams()
 	if err != nil {
-		return fmt.Errorf("%w: %v", errProtocol, err)
+		return fmt.Errorf("%w: %w", errProtocol, err)
 	}
 	if len(params) != 3 {
 		s.replyError(m.ID, syntaxError(params, "invalid parameters").JSON())

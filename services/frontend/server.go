@@ -132,9 +132,9 @@ func New(ctx context.Context, cfg Config, deps Deps, opts ...Option) (*Server, e
 		if name == ServerDatabase {
 			return nil, fmt.Errorf("frontend: database name %q is reserved", name)
 		}
-		js, err := marshal(sch.JSON())
-		if err != nil {
-			return nil, fmt.Errorf("frontend: render schema of %q: %w", name, err)
+		js, jerr := marshal(sch.JSON())
+		if jerr != nil {
+			return nil, fmt.Errorf("frontend: render schema of %q: %w", name, jerr)
 		}
 		s.dbs[name] = &database{name: name, schema: sch, schemaJSON: js, feed: newFeed(name, sch, s.log, deps.ClusterID, cfg.HistoryRevisions, s.metrics)}
 	}
@@ -296,12 +296,12 @@ func (s *Server) listen(remote string) (net.Listener, error) {
 	}
 	if ep.network == "unix" {
 		// Replace a stale socket file, never another kind of file.
-		if fi, err := os.Lstat(ep.address); err == nil {
+		if fi, serr := os.Lstat(ep.address); serr == nil {
 			if fi.Mode().Type() != fs.ModeSocket {
 				return nil, fmt.Errorf("frontend: %s exists and is not a socket", ep.address)
 			}
-			if err := os.Remove(ep.address); err != nil {
-				return nil, fmt.Errorf("frontend: remove stale socket: %w", err)
+			if rerr := os.Remove(ep.address); rerr != nil {
+				return nil, fmt.Errorf("frontend: remove stale socket: %w", rerr)
 			}
 		}
 	}

@@ -94,7 +94,7 @@ func (s *session) run() {
 	}
 	err := s.readLoop()
 	switch {
-	case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), s.ctx.Err() != nil:
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), s.ctx.Err() != nil:
 		s.log.Debug("client disconnected")
 	default:
 		s.log.Warn("dropping client", "err", err)

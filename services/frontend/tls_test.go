@@ -69,13 +69,13 @@ func newTestPKI(t *testing.T) *testPKI {
 			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
 			IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
 		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &k.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
+		der, cerr := x509.CreateCertificate(rand.Reader, tmpl, ca, &k.PublicKey, caKey)
+		if cerr != nil {
+			t.Fatal(cerr)
 		}
-		kder, err := x509.MarshalPKCS8PrivateKey(k)
-		if err != nil {
-			t.Fatal(err)
+		kder, kerr := x509.MarshalPKCS8PrivateKey(k)
+		if kerr != nil {
+			t.Fatal(kerr)
 		}
 		return write(cn+"-cert.pem", "CERTIFICATE", der), write(cn+"-key.pem", "PRIVATE KEY", kder)
 	}
