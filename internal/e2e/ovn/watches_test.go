@@ -1,0 +1,90 @@
+package ovn
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"testing"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// scrape reads the prometheus text exposition at url.
+func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("scrape %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("parse %s: %v", url, err)
+	}
+	return mfs
+}
+
+// gauge sums the gauge (or counter) values of a metric family; ok is
+// false when the family is missing.
+func gauge(mfs map[string]*dto.MetricFamily, name string) (sum float64, ok bool) {
+	mf, ok := mfs[name]
+	if !ok {
+		return 0, false
+	}
+	for _, m := range mf.GetMetric() {
+		sum += m.GetGauge().GetValue() + m.GetCounter().GetValue() + m.GetUntyped().GetValue()
+	}
+	return sum, true
+}
+
+// watchClients is how many clients monitor both databases.
+const watchClients = 60
+
+// TestOneEtcdWatchPerDatabase has many clients monitor NB and SB through
+// all-in-one and checks through --metrics-listen that the monitorhub
+// holds one etcd watch per database, before and with the clients.
+func TestOneEtcdWatchPerDatabase(t *testing.T) {
+	port := freePort(t)
+	a := startAllInOne(t, "--metrics-listen", "127.0.0.1:"+strconv.Itoa(port))
+	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
+
+	check := func(when string) {
+		t.Helper()
+		mfs := scrape(t, url)
+		watches, ok := gauge(mfs, "ovsdb_etcd_monitorhub_etcd_watches")
+		if !ok {
+			t.Fatalf("%s: no ovsdb_etcd_monitorhub_etcd_watches metric", when)
+		}
+		dbs, ok := gauge(mfs, "ovsdb_etcd_monitorhub_databases")
+		if !ok {
+			t.Fatalf("%s: no ovsdb_etcd_monitorhub_databases metric", when)
+		}
+		if watches != 2 || dbs != 2 {
+			t.Errorf("%s: %v etcd watches for %v databases, want 2 and 2 (NB, SB)", when, watches, dbs)
+		}
+	}
+	check("no clients")
+	for i := range watchClients {
+		c := dial(t, a.Addr())
+		for _, db := range []string{nbDB, sbDB} {
+			table := "NB_Global"
+			if db == sbDB {
+				table = "SB_Global"
+			}
+			call(t, c, "monitor_cond", db, "m-"+db, map[string]any{table: []any{map[string]any{}}})
+		}
+		if i%2 == 0 {
+			call(t, c, "monitor_cond_since", nbDB, "since", lsMonitor, zeroUUID)
+		}
+	}
+	check(fmt.Sprintf("%d clients with %d monitors", watchClients, watchClients*5/2))
+	transact(t, a.Addr(), nbDB, map[string]any{"op": "insert", "table": "Logical_Switch", "row": map[string]any{"name": "w"}})
+	check("after a transaction")
+}
