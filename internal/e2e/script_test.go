@@ -155,6 +155,9 @@ func exitSummary(err error) string {
 func compareOutputs(t *testing.T, steps []step, want, got map[string]string, wantName, gotName string) {
 	t.Helper()
 	for _, s := range steps {
+		if strings.HasPrefix(want[s.name], "ERROR: ") {
+			t.Errorf("step %q fails on %s itself (the script is wrong): %s", s.name, wantName, want[s.name])
+		}
 		if want[s.name] != got[s.name] {
 			t.Errorf("step %q: %s and %s differ\n--- %s:\n%s\n--- %s:\n%s", s.name, wantName, gotName, wantName, want[s.name], gotName, got[s.name])
 		}
