@@ -127,23 +127,32 @@ func (s *session) getSchema(m *jsonrpc.Message) error {
 // so that a blocked "wait" does not stall the session, and answers it
 // only after the session's monitors got the update of its commit.
 func (s *session) transact(m *jsonrpc.Message) error {
+	// Split params without decoding the operations: they go to the
+	// txnengine as JSON, and a large transaction should not be parsed
+	// twice. The full params are decoded only for error replies.
 	var raw []json.RawMessage
 	if err := json.Unmarshal(m.Params, &raw); err != nil {
 		return fmt.Errorf("%w: %w", errProtocol, err)
 	}
-	params, err := m.DecodeParams()
-	if err != nil {
-		return fmt.Errorf("%w: %w", errProtocol, err)
+	params := func() []any {
+		p, _ := m.DecodeParams()
+		return p
 	}
-	db, ok := s.lookupDB(m, params)
+	var name string
+	if len(raw) == 0 || json.Unmarshal(raw[0], &name) != nil {
+		s.lookupDB(m, params()) // replies with the syntax error
+		return nil
+	}
+	db, ok := s.srv.dbs[name]
 	if !ok {
+		s.lookupDB(m, params()) // replies with unknown database
 		return nil
 	}
 	key := ovsJSON(rawValue(m.ID))
 	s.mu.Lock()
 	if _, dup := s.inflight[key]; dup {
 		s.mu.Unlock()
-		s.replyError(m.ID, syntaxError(params, "transact: duplicate request ID").JSON())
+		s.replyError(m.ID, syntaxError(params(), "transact: duplicate request ID").JSON())
 		return nil
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
@@ -152,17 +161,13 @@ func (s *session) transact(m *jsonrpc.Message) error {
 	s.mu.Unlock()
 
 	if db.server != nil {
-		reply := db.server.transact(params[1:])
+		reply := db.server.transact(params()[1:])
 		s.finishTransact(key, in, m.ID, reply)
 		cancel()
 		return nil
 	}
 
-	ops, err := marshal(raw[1:])
-	if err != nil {
-		cancel()
-		return fmt.Errorf("%w: %w", errProtocol, err)
-	}
+	ops := joinArray(raw[1:])
 	// Backpressure: past MaxInflight, stop reading until one finishes.
 	select {
 	case s.sem <- struct{}{}:
@@ -237,6 +242,23 @@ func (s *session) runTransact(ctx context.Context, db *database, key string, in 
 	if d := time.Since(start); d > time.Second {
 		s.log.Warn("slow transact", "db", db.name, "rev", resp.GetRevision(), "duration", d)
 	}
+}
+
+// joinArray renders raw values as one JSON array.
+func joinArray(raw []json.RawMessage) []byte {
+	n := 2
+	for _, r := range raw {
+		n += len(r) + 1
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '[')
+	for i, r := range raw {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, r...)
+	}
+	return append(b, ']')
 }
 
 // finishTransact replies unless the request was canceled.
