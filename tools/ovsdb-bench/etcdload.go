@@ -155,7 +155,9 @@ func runEtcdLoad(ctx context.Context, in *instance, sc scenario, opts runOptions
 		trw = tr
 	}
 	run := runWriters(ctx, writerPlan{writers: sc.writers, until: time.Now().Add(opts.duration), interval: sc.interval}, trw,
-		func(ctx context.Context, w, seq int) error { return etcdTxn(ctx, clis[w%len(clis)], w, seq, sc.rowsPerTxn) })
+		func(ctx context.Context, w, seq int) error {
+			return etcdTxn(ctx, clis[w%len(clis)], w, seq, sc.rowsPerTxn)
+		})
 	res.errs = append(res.errs, run.errs...)
 	waitCaughtUp(ctx, watchers, run.acked, opts.catchUpTimeout)
 	recordUsage(in, before, res)

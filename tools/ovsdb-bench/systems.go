@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -65,8 +66,9 @@ type instance struct {
 	// etcdEndpoints are the client URLs of the etcd cluster, if any.
 	etcdEndpoints []string
 	// server procs are counted as the server, etcd procs as etcd; other
-	// procs (a standby txnengine) are counted as neither.
-	server, etcd, other []*proc
+	// procs (a standby txnengine) are counted as neither. killed procs
+	// were killed on purpose (a leader change) and are not checked.
+	server, etcd, other, killed []*proc
 	// failover kills the leader and returns the time until a new one
 	// commits a transaction; nil when the system has no such thing.
 	failover func(ctx context.Context) (time.Duration, error)
@@ -199,6 +201,8 @@ func (e *env) startRaft(ctx context.Context, in *instance) error {
 		}
 		start := time.Now()
 		procs[l].kill()
+		in.server = slices.DeleteFunc(in.server, func(p *proc) bool { return p == procs[l] })
+		in.killed = append(in.killed, procs[l])
 		others := make([]string, 0, 2)
 		for i, a := range addrs {
 			if i != l {
@@ -220,7 +224,7 @@ func raftLeader(ctx context.Context, addrs []string) (int, error) {
 	defer cancel()
 	for {
 		for i, a := range addrs {
-			res, err := oneCall(ctx, a, "transact", dbServerSelect())
+			res, err := oneCall(ctx, a, "transact", dbServerSelect()...)
 			if err != nil {
 				continue
 			}
@@ -313,6 +317,7 @@ func (e *env) startSvc3(ctx context.Context, in *instance, standby bool) error {
 			}
 			start := time.Now()
 			leader.kill()
+			in.killed = append(in.killed, leader)
 			if err := waitCommit(ctx, []string{addr}); err != nil {
 				return 0, err
 			}

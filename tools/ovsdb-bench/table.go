@@ -47,6 +47,11 @@ func (r *result) set(name string, v float64) {
 	r.metrics[name] = v
 }
 
+func hasMetric(r *result, m string) bool {
+	_, ok := r.metrics[m]
+	return ok
+}
+
 func (r *result) failed() bool { return r != nil && len(r.errs) > 0 }
 
 // results holds every result by scenario name, then system id.
@@ -106,7 +111,7 @@ func renderTable(w io.Writer, rs results, scenarios []string, systems []system, 
 		var metrics []string
 		for _, m := range metricOrder {
 			for _, s := range systems {
-				if _, ok := rs.get(sc, s.id).metrics[m]; ok && rs.get(sc, s.id) != nil {
+				if r := rs.get(sc, s.id); r != nil && !r.failed() && hasMetric(r, m) {
 					metrics = append(metrics, m)
 					break
 				}

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestRenderTable(t *testing.T) {
+	systems := []system{{sysRaft, "Raft"}, {sysSvc3, "3svc"}, {sysEtcd, "etcd"}}
+	rs := results{}
+	rs.put("w1", sysRaft, &result{metrics: map[string]float64{mTxnRate: 1000, mTxnP50: 0.5}})
+	rs.put("w1", sysSvc3, &result{metrics: map[string]float64{mTxnRate: 4000, mTxnP50: 1.25}})
+	rs.put("w1", sysEtcd, &result{errs: []string{"boom"}})
+	rs.put("r1", sysSvc3, &result{metrics: map[string]float64{mVisP99: 12.345}, monitor: monCondSince})
+	var b strings.Builder
+	renderTable(&b, rs, []string{"w1", "r1"}, systems, []ratioCol{{sysSvc3, sysRaft}, {sysSvc3, sysEtcd}})
+	want := `| scenario | metric | Raft | 3svc | etcd | svc3 / raft | svc3 / etcd |
+|---|---|---:|---:|---:|---:|---:|
+| w1 | txn/s | 1000 | 4000 | FAIL | 4.00 | n/a |
+| w1 | txn p50 ms | 0.50 | 1.25 | FAIL | 2.50 | n/a |
+| r1 | visible p99 ms | n/a | 12.35 | n/a | n/a | n/a |
+| r1 | monitor | svc3=monitor_cond_since | | | | |
+`
+	if got := b.String(); got != want {
+		t.Errorf("renderTable =\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestRenderTableAllFailed(t *testing.T) {
+	rs := results{}
+	rs.put("w1", sysRaft, &result{errs: []string{"boom"}})
+	var b strings.Builder
+	renderTable(&b, rs, []string{"w1"}, []system{{sysRaft, "Raft"}}, nil)
+	if !strings.Contains(b.String(), "| w1 | - | FAIL |") {
+		t.Errorf("renderTable = %q, want a FAIL row", b.String())
+	}
+	var f strings.Builder
+	if !renderFailures(&f, rs, []string{"w1"}, []system{{sysRaft, "Raft"}}) || !strings.Contains(f.String(), "boom") {
+		t.Errorf("renderFailures = %q, want the failure listed", f.String())
+	}
+}
+
+func TestTargets(t *testing.T) {
+	byText := func(prefix string) target {
+		for _, tg := range allTargets() {
+			if strings.HasPrefix(tg.text, prefix) {
+				return tg
+			}
+		}
+		t.Fatalf("no target %q", prefix)
+		return target{}
+	}
+	tests := []struct {
+		name    string
+		target  string
+		results map[string]map[string]map[string]float64 // scenario, system, metric
+		failed  []string                                 // systems whose run failed
+		wantMet bool
+		wantOK  bool
+	}{
+		{
+			name:   "4x raft and visible p99 met",
+			target: "16 writers",
+			results: map[string]map[string]map[string]float64{"w16r32": {
+				sysRaft: {mTxnRate: 1000, mVisP99: 20}, sysSvc3: {mTxnRate: 4000, mVisP99: 20}}},
+			wantMet: true, wantOK: true,
+		},
+		{
+			name:   "4x raft but visible p99 worse",
+			target: "16 writers",
+			results: map[string]map[string]map[string]float64{"w16r32": {
+				sysRaft: {mTxnRate: 1000, mVisP99: 20}, sysSvc3: {mTxnRate: 5000, mVisP99: 21}}},
+			wantMet: false, wantOK: true,
+		},
+		{
+			name:    "serial p50 within 1.3x",
+			target:  "1 writer",
+			results: map[string]map[string]map[string]float64{"w1": {sysEtcd: {mTxnP50: 1}, sysSvc3: {mTxnP50: 1.3}}},
+			wantMet: true, wantOK: true,
+		},
+		{
+			name:    "100-row must strictly beat raft",
+			target:  "100-row",
+			results: map[string]map[string]map[string]float64{"w8rows100": {sysRaft: {mRowRate: 100}, sysEtcd: {mRowRate: 100}, sysSvc3: {mRowRate: 100}}},
+			wantMet: false, wantOK: true,
+		},
+		{
+			name:    "missing system",
+			target:  "64 writers",
+			results: map[string]map[string]map[string]float64{"w64": {sysSvc3: {mTxnRate: 100}}},
+			wantOK:  false,
+		},
+		{
+			name:    "failed run",
+			target:  "64 writers",
+			results: map[string]map[string]map[string]float64{"w64": {sysSvc3: {mTxnRate: 100}, sysEtcd: {mTxnRate: 1}}},
+			failed:  []string{sysSvc3},
+			wantOK:  false,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rs := results{}
+			for sc, bySys := range tc.results {
+				for sys, m := range bySys {
+					rs.put(sc, sys, &result{metrics: m})
+				}
+			}
+			for _, s := range tc.failed {
+				for sc := range tc.results {
+					rs.get(sc, s).errs = []string{"x"}
+				}
+			}
+			met, detail, ok := byText(tc.target).eval(rs)
+			if ok != tc.wantOK || (ok && met != tc.wantMet) {
+				t.Errorf("eval = %v, %q, %v; want met %v ok %v", met, detail, ok, tc.wantMet, tc.wantOK)
+			}
+		})
+	}
+}
