@@ -129,3 +129,16 @@ run: build deps
 		--remote ptcp:$(NB_PORT):127.0.0.1 \
 		--remote ptcp:$(SB_PORT):127.0.0.1 \
 		$(RUN_FLAGS)
+
+# make bench (engineer I): tools/ovsdb-bench starts ovsdb-server (standalone
+# and a 3-member Raft cluster), ovsdb-etcd (all-in-one on embedded etcd, and
+# frontend + txnengine + monitorhub on a 3-member etcd cluster) and that raw
+# etcd cluster on loopback, runs issue 6's scenarios against a fresh instance
+# each, and prints one markdown table with the targets. It exits non-zero if
+# a run fails its end-of-run checks. BENCH_FLAGS passes -systems,
+# -scenarios, -duration, -scale (see go run ./tools/ovsdb-bench -h).
+BENCH_FLAGS ?=
+
+.PHONY: bench
+bench: deps build
+	$(GO) run ./tools/ovsdb-bench -ovsdb-etcd $(BIN)/ovsdb-etcd $(BENCH_FLAGS)
