@@ -97,17 +97,28 @@ func TestGroupCommit(t *testing.T) {
 	waitLeader(t, e.Engine)
 	mustTransact(t, e.Engine, insertOp("taken", 0))
 
-	// Hold the first commit of the test until many writers are queued, so
-	// that the next batch surely groups several transactions.
+	// Hold the commit loop in the commit of a first transaction until all
+	// writers are queued, so that they surely form one batch.
 	const writers = 64
+	reached, release := make(chan struct{}), make(chan struct{})
 	fkv.mu.Lock()
 	fkv.gate = func() {
-		tm := e.currentTerm()
-		eventually(t, "queued writers", func() bool { return len(tm.queue) >= writers/2 })
+		close(reached)
+		<-release
 	}
 	fkv.mu.Unlock()
-
 	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		mustTransact(t, e.Engine, insertOp("blocker", 0))
+	}()
+	select {
+	case <-reached:
+	case <-time.After(testTimeout):
+		t.Fatal("first commit never reached the gate")
+	}
+
 	results := make([][]any, writers)
 	errs := make([]error, writers)
 	for i := range writers {
@@ -121,6 +132,9 @@ func TestGroupCommit(t *testing.T) {
 			results[i], _, errs[i] = transact(t, e.Engine, insertOp(name, i))
 		}()
 	}
+	tm := e.currentTerm()
+	eventually(t, "queued writers", func() bool { return len(tm.queue) == writers })
+	close(release)
 	wg.Wait()
 	for i := range writers {
 		if errs[i] != nil {
@@ -132,7 +146,7 @@ func TestGroupCommit(t *testing.T) {
 		}
 	}
 	names := etcdNames(t, cli)
-	if len(names) != writers { // w0..w63 without w7, plus "taken"
+	if len(names) != writers+1 { // w0..w63 without w7, plus "taken" and "blocker"
 		t.Errorf("etcd has %d rows, want %d: %v", len(names), writers, names)
 	}
 	h := metric(t, e.reg, "ovsdb_etcd_txnengine_commit_batch_size_transactions").GetHistogram()
