@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -286,7 +287,19 @@ func (t *term) process(ctx context.Context, batch []*request, drain bool) (commi
 		db := t.dbs[r.db]
 		r.executed = time.Now()
 		expired := !r.deadline.IsZero() && !time.Now().Before(r.deadline)
-		res := txn.Execute(db, r.ops, txn.Options{HasLock: r.hasLock, WaitExpired: expired})
+		res, perr := t.execute(db, r.ops, txn.Options{HasLock: r.hasLock, WaitExpired: expired})
+		if perr != nil {
+			// The executor broke on this request and may have left the
+			// in-memory state half changed: end the term (the next one
+			// reloads from etcd). Others of the batch did not commit and
+			// may retry; this one would break again, so it gets the error.
+			span.End()
+			t.log.Error("transaction broke the executor; ending the term", "db", r.db, "session", r.session, "err", perr)
+			t.failAll(done, fmt.Errorf("%w: %w", ErrLeadershipLost, perr))
+			t.e.metrics.transactions.WithLabelValues("failed").Inc()
+			r.answer(Response{}, perr)
+			return false, perr
+		}
 		if res.Blocked {
 			t.park(r, res.BlockTimeoutMs)
 			continue
@@ -351,6 +364,22 @@ func (t *term) process(ctx context.Context, batch []*request, drain bool) (commi
 		t.failAll(done, cerr)
 		return false, cerr
 	}
+}
+
+// errExecutorPanic: txn.Execute panicked; the transaction is not retried.
+var errExecutorPanic = errors.New("txnengine: internal error executing the transaction")
+
+// execute is txn.Execute that turns a panic into errExecutorPanic, so that
+// one bad request cannot take the leader down with every other client's
+// transaction.
+func (t *term) execute(db *txn.Database, ops []any, opts txn.Options) (res txn.Result, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			t.log.Error("executor panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			err = fmt.Errorf("%w: %v", errExecutorPanic, p)
+		}
+	}()
+	return txn.Execute(db, ops, opts), nil
 }
 
 // failAll answers executed requests with err, which must say truthfully
