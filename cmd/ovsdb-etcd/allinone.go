@@ -129,8 +129,8 @@ func (c *allInOneConfig) run(ctx context.Context, endpointsGiven bool) (err erro
 	// Validate what the user gave before starting anything.
 	c.txn.EtcdEndpoints, c.hub.EtcdEndpoints = []string{"placeholder"}, []string{"placeholder"}
 	c.txn.Listen, c.hub.Listen = "unix:placeholder", "unix:placeholder"
-	if err := errors.Join(c.txn.Validate(), c.hub.Validate(), c.fe.Validate()); err != nil {
-		return err
+	if verr := errors.Join(c.txn.Validate(), c.hub.Validate(), c.fe.Validate()); verr != nil {
+		return verr
 	}
 	o, err := c.obs.start(ctx, "all-in-one")
 	if err != nil {
@@ -143,9 +143,9 @@ func (c *allInOneConfig) run(ctx context.Context, endpointsGiven bool) (err erro
 	var etcdErr <-chan error // the embedded etcd's fatal errors
 	if c.dataDir != "" {
 		// The embedded etcd gets the limits the txnengine assumes.
-		e, err := startEmbeddedEtcd(ctx, o.log, c.dataDir, c.txn.MaxTxnOps, c.txn.MaxRequestBytes)
-		if err != nil {
-			return err
+		e, eerr := startEmbeddedEtcd(ctx, o.log, c.dataDir, c.txn.MaxTxnOps, c.txn.MaxRequestBytes)
+		if eerr != nil {
+			return eerr
 		}
 		defer e.Close()
 		etcdErr = e.Err()
@@ -177,8 +177,8 @@ func (c *allInOneConfig) run(ctx context.Context, endpointsGiven bool) (err erro
 	if etcdErr != nil {
 		g.goRole("embedded etcd", func(ctx context.Context) error {
 			select {
-			case err := <-etcdErr:
-				return err
+			case ferr := <-etcdErr:
+				return ferr
 			case <-ctx.Done():
 				return nil
 			}

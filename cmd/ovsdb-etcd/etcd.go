@@ -108,7 +108,7 @@ func startEmbeddedEtcd(ctx context.Context, log *slog.Logger, dataDir string, ma
 	if err != nil {
 		return nil, fmt.Errorf("resolve --data-dir %q: %w", dataDir, err)
 	}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
+	if err = os.MkdirAll(abs, 0o700); err != nil {
 		return nil, fmt.Errorf("create --data-dir %q: %w", abs, err)
 	}
 	clientURL, err := listenURL(abs, "etcd-client.sock")

@@ -36,6 +36,7 @@ func TestMergeFlags(t *testing.T) {
 			name: "shared flags reach every service",
 			args: []string{"--prefix", "p", "--schema", "a", "--schema", "b", "--debug"},
 			check: func(t *testing.T, a, b svc) {
+				t.Helper()
 				for _, s := range []svc{a, b} {
 					if s.prefix != "p" || !slices.Equal(s.schemas, []string{"a", "b"}) || !s.debug {
 						t.Errorf("service got %+v", s)
@@ -47,6 +48,7 @@ func TestMergeFlags(t *testing.T) {
 			name: "defaults kept",
 			args: nil,
 			check: func(t *testing.T, a, b svc) {
+				t.Helper()
 				if a.prefix != "ovsdb" || b.prefix != "ovsdb" || a.debug {
 					t.Errorf("got %+v %+v", a, b)
 				}
@@ -56,6 +58,7 @@ func TestMergeFlags(t *testing.T) {
 			name: "flag of one service",
 			args: []string{"--only", "3"},
 			check: func(t *testing.T, a, b svc) {
+				t.Helper()
 				if a.only != 3 || b.only != 0 {
 					t.Errorf("got %d %d", a.only, b.only)
 				}

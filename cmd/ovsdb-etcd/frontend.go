@@ -42,10 +42,10 @@ func newFrontendCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) (err error) {
 			ctx := cmd.Context()
-			if err := cfg.Validate(); err != nil {
+			if err = cfg.Validate(); err != nil {
 				return err
 			}
-			if _, err := keys.New(ff.prefix, ff.service); err != nil {
+			if _, err = keys.New(ff.prefix, ff.service); err != nil {
 				return fmt.Errorf("frontend: %w", err)
 			}
 			o, err := obs.start(ctx, "frontend")

@@ -54,8 +54,8 @@ func serveGRPC(ctx context.Context, srv *grpc.Server, lis net.Listener) error {
 		srv.Stop()
 		<-stopped
 	}
-	<-serveErr
-	return nil
+	// Serve returns nil after GracefulStop or Stop.
+	return <-serveErr
 }
 
 func newGRPCServerMetrics() *grpcprom.ServerMetrics {

@@ -106,11 +106,11 @@ func checkRowsInEtcd(t *testing.T, cli *clientv3.Client, prefix, addr, db, table
 	}
 }
 
-// dumpExact is ovsdb-client dump of the whole database, not normalized:
-// after a restart even the UUIDs must be the same.
-func dumpExact(t *testing.T, addr, db string) string {
+// dumpExact is ovsdb-client dump of the whole OVN_Northbound database, not
+// normalized: after a restart even the UUIDs must be the same.
+func dumpExact(t *testing.T, addr string) string {
 	t.Helper()
-	return refserver.MustRunClient(t, clientTimeout, "ovsdb-client", "dump", addr, db)
+	return refserver.MustRunClient(t, clientTimeout, "ovsdb-client", "dump", addr, "OVN_Northbound")
 }
 
 // TestAllInOneMatchesOVSDBServer runs the issue 4 client script against a
@@ -140,9 +140,9 @@ func TestAllInOneMatchesOVSDBServer(t *testing.T) {
 		t.Errorf("schema not stored at %s/OVN_Northbound/_schema: %v", prefix, err)
 	}
 
-	before := dumpExact(t, a.Addr(), "OVN_Northbound")
+	before := dumpExact(t, a.Addr())
 	a.restart()
-	if after := dumpExact(t, a.Addr(), "OVN_Northbound"); after != before {
+	if after := dumpExact(t, a.Addr()); after != before {
 		t.Errorf("dump differs after restart:\n--- before:\n%s\n--- after:\n%s", before, after)
 	}
 	// The restarted server still transacts, on the same data.
@@ -217,9 +217,9 @@ func TestRolesMatchOVSDBServer(t *testing.T) {
 	for _, table := range []string{"Logical_Switch", "Logical_Switch_Port", "ACL", "Logical_Router", "Logical_Router_Port", "Load_Balancer"} {
 		checkRowsInEtcd(t, r.cli, "ovsdb/default", r.Addr(), "OVN_Northbound", table)
 	}
-	before := dumpExact(t, r.Addr(), "OVN_Northbound")
+	before := dumpExact(t, r.Addr())
 	r.restartAll()
-	if after := dumpExact(t, r.Addr(), "OVN_Northbound"); after != before {
+	if after := dumpExact(t, r.Addr()); after != before {
 		t.Errorf("dump differs after restarting every process:\n--- before:\n%s\n--- after:\n%s", before, after)
 	}
 	refserver.MustRunClient(t, clientTimeout, "ovn-nbctl", "--db="+r.Addr(), "--no-leader-only", "ls-add", "after-restart")

@@ -104,8 +104,8 @@ func TestBadInputNeverCrashes(t *testing.T) {
 					replies <- readReplies(conn, tc.wantReplies)
 					return
 				}
-				data, err := io.ReadAll(io.LimitReader(conn, 1<<20))
-				replies <- answer{data, err}
+				data, rerr := io.ReadAll(io.LimitReader(conn, 1<<20))
+				replies <- answer{data, rerr}
 			}()
 			werr := tc.send(conn)
 			if tc.vanish {

@@ -174,7 +174,7 @@ func (p *proc) wait(timeout time.Duration) error {
 // for unix sockets inside it (t.TempDir() of a subtest may not be).
 func shortDir(t testing.TB) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "e2e")
+	dir, err := os.MkdirTemp("", "e2e") //nolint:usetesting // t.TempDir() of a subtest can exceed the unix socket path limit
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func freePort(t testing.TB) int {
 
 // waitServing polls addr with list_dbs until it answers with every
 // database in want, the child exits, or readyTimeout passes.
-func waitServing(t testing.TB, p *proc, addr string, want []string, opts ...jsonrpc.ClientOption) {
+func waitServing(t testing.TB, p *proc, addr string, want []string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), readyTimeout)
 	defer cancel()
@@ -203,7 +203,7 @@ func waitServing(t testing.TB, p *proc, addr string, want []string, opts ...json
 	defer tick.Stop()
 	var last error
 	for {
-		if last = probeDBs(ctx, addr, want, opts...); last == nil {
+		if last = probeDBs(ctx, addr, want); last == nil {
 			return
 		}
 		var exited <-chan struct{}
@@ -220,10 +220,10 @@ func waitServing(t testing.TB, p *proc, addr string, want []string, opts ...json
 	}
 }
 
-func probeDBs(ctx context.Context, addr string, want []string, opts ...jsonrpc.ClientOption) error {
+func probeDBs(ctx context.Context, addr string, want []string) error {
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	c, err := jsonrpc.Dial(pctx, addr, opts...)
+	c, err := jsonrpc.Dial(pctx, addr)
 	if err != nil {
 		return err
 	}

@@ -219,9 +219,10 @@ func (m *monitorProc) output() string {
 	return strings.Join(m.lines, "\n")
 }
 
-// waitFor waits until the output has count lines matching re.
-func (m *monitorProc) waitFor(t *testing.T, re string, count int) {
+// waitFor waits until the output has a line matching re.
+func (m *monitorProc) waitFor(t *testing.T, re string) {
 	t.Helper()
+	const count = 1
 	rx := regexp.MustCompile(re)
 	timer := time.NewTimer(clientTimeout)
 	defer timer.Stop()
@@ -274,8 +275,8 @@ func runMonitorScript(t *testing.T, addr string) map[string]string {
 	run("ls-add", "m1")
 	mon := startMonitor(t, "monitor", addr, "OVN_Northbound", "Logical_Switch", "name,ports")
 	cond := startMonitor(t, "monitor-cond", addr, "OVN_Northbound", `[["name","==","m1"]]`, "Logical_Switch", "name,other_config")
-	mon.waitFor(t, `initial m1`, 1)
-	cond.waitFor(t, `initial m1`, 1)
+	mon.waitFor(t, `initial m1`)
+	cond.waitFor(t, `initial m1`)
 	run("ls-add", "m2")
 	run("set", "Logical_Switch", "m1", "other_config:a=b") // only cond sees it
 	run("set", "Logical_Switch", "m1", "external_ids:x=y") // nobody sees it
@@ -283,8 +284,8 @@ func runMonitorScript(t *testing.T, addr string) map[string]string {
 	run("ls-del", "m1")
 	run("ls-add", "m1")
 	run("ls-add", "m3")
-	mon.waitFor(t, `insert\s+m3`, 1)
-	cond.waitFor(t, `insert\s+m1`, 1)
+	mon.waitFor(t, `insert\s+m3`)
+	cond.waitFor(t, `insert\s+m1`)
 	mon.stop()
 	cond.stop()
 	return map[string]string{
