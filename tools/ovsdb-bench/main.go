@@ -132,7 +132,7 @@ func newEnv(cfg config) (*env, func(), error) {
 		return nil, nil, fmt.Errorf("own executable: %w", err)
 	}
 	bin := cfg.ovsdbEtcd
-	if abs, err := filepath.Abs(bin); err == nil {
+	if abs, absErr := filepath.Abs(bin); absErr == nil {
 		bin = abs
 	}
 	// A short directory, so that unix socket paths stay under 108 bytes.

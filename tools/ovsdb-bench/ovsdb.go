@@ -193,9 +193,9 @@ func dialWatcher(ctx context.Context, addr string, w *watcher) (*jsonrpc.Client,
 		return nil, "", 0, fmt.Errorf("%s on %s: %w", method, addr, err)
 	}
 	var u tableUpdates2
-	if err := json.Unmarshal(initial, &u); err != nil {
+	if uerr := json.Unmarshal(initial, &u); uerr != nil {
 		_ = c.Close()
-		return nil, "", 0, fmt.Errorf("%s on %s: initial state: %w", method, addr, err)
+		return nil, "", 0, fmt.Errorf("%s on %s: initial state: %w", method, addr, uerr)
 	}
 	rows, other, err := benchRows(u)
 	if err != nil {
@@ -231,7 +231,7 @@ func selectNames(ctx context.Context, addr string) ([]string, error) {
 		Error string `json:"error"`
 	}
 	if err := json.Unmarshal(res, &out); err != nil || len(out) != 1 || out[0].Error != "" {
-		return nil, fmt.Errorf("select names: %.300s (%v)", res, err)
+		return nil, fmt.Errorf("select names: %.300s (%w)", res, err)
 	}
 	names := make([]string, len(out[0].Rows))
 	for i, r := range out[0].Rows {

@@ -440,7 +440,7 @@ func waitOVSDB(ctx context.Context, p *proc, addr string) error {
 			return nil
 		}
 		if !p.running() {
-			return fmt.Errorf("%s exited: %v: %s", p.name, p.err, p.tail())
+			return fmt.Errorf("%s exited: %w: %s", p.name, p.err, p.tail())
 		}
 		select {
 		case <-ctx.Done():
