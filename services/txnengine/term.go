@@ -492,9 +492,18 @@ func (t *term) commit(ctx context.Context, b *batch) (int64, error) {
 	resp, err := t.e.kv.Txn(cctx).If(
 		clientv3.Compare(clientv3.CreateRevision(t.leaderKey), "=", t.leaderRev),
 		clientv3.Compare(clientv3.ModRevision(t.marker), "=", t.markerRev),
-	).Then(ops...).Commit()
+	).Then(ops...).Else(clientv3.OpGet(t.marker)).Commit()
 	if err == nil {
 		if !resp.Succeeded {
+			// Only this batch can have moved the marker to id: if a
+			// transport-level retry delivered the Txn twice, the first
+			// delivery applied and this one failed its compare.
+			if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) == 1 && string(kvs[0].Value) == id {
+				t.e.metrics.etcdTxns.WithLabelValues("ok").Inc()
+				t.setRev(kvs[0].ModRevision)
+				t.markerRev = kvs[0].ModRevision
+				return kvs[0].ModRevision, nil
+			}
 			t.e.metrics.etcdTxns.WithLabelValues("fenced").Inc()
 			t.e.metrics.fenceFailures.Inc()
 			t.log.Warn("commit fenced: no longer leader", "batch_size", b.txns)
