@@ -13,7 +13,7 @@ import (
 // BenchmarkFanout measures one revision's fan-out to many monitors of
 // the same selection (the shared-JSON case) and of distinct ones.
 func BenchmarkFanout(b *testing.B) {
-	sch := loadSchema(&testing.T{})
+	sch := loadSchema(b)
 	for _, tc := range []struct {
 		name     string
 		monitors int

@@ -65,7 +65,7 @@ type fakeSub struct {
 	sig  chan struct{}
 }
 
-func newFakeBackend(t *testing.T, schemas map[string]*schema.Database) *fakeBackend {
+func newFakeBackend(t testing.TB, schemas map[string]*schema.Database) *fakeBackend {
 	t.Helper()
 	b := &fakeBackend{schemas: schemas, dbs: map[string]*txn.Database{}, rows: map[string]map[string][]byte{}, subs: map[*fakeSub]struct{}{}, rev: 1, events: map[string][]Event{}}
 	for name, s := range schemas {
@@ -76,7 +76,7 @@ func newFakeBackend(t *testing.T, schemas map[string]*schema.Database) *fakeBack
 }
 
 // loadSchema parses the test schema.
-func loadSchema(t *testing.T) *schema.Database {
+func loadSchema(t testing.TB) *schema.Database {
 	t.Helper()
 	data, err := os.ReadFile(testSchemaPath)
 	if err != nil {

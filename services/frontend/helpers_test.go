@@ -30,7 +30,7 @@ type testEnv struct {
 
 // shortDir is a temp dir with a short path (unix socket paths are
 // limited to about 100 bytes).
-func shortDir(t *testing.T) string {
+func shortDir(t testing.TB) string {
 	t.Helper()
 	d, err := os.MkdirTemp("", "fe") //nolint:usetesting // t.TempDir paths are too long for unix sockets
 	if err != nil {
@@ -42,20 +42,20 @@ func shortDir(t *testing.T) string {
 
 // startServer serves the test schema on a unix socket with a fake
 // backend.
-func startServer(t *testing.T, mutate func(*Config)) *testEnv {
+func startServer(t testing.TB, mutate func(*Config)) *testEnv {
 	t.Helper()
 	return startServerWith(t, mutate, nil)
 }
 
 // startServerWith is startServer with the Transactor wrapped by wrap.
-func startServerWith(t *testing.T, mutate func(*Config), wrap func(Transactor) Transactor) *testEnv {
+func startServerWith(t testing.TB, mutate func(*Config), wrap func(Transactor) Transactor) *testEnv {
 	t.Helper()
 	sch := loadSchema(t)
 	return startServerOn(t, newFakeBackend(t, map[string]*schema.Database{sch.Name: sch}), mutate, wrap)
 }
 
 // startServerOn starts a server on an existing backend (for restarts).
-func startServerOn(t *testing.T, be *fakeBackend, mutate func(*Config), wrap func(Transactor) Transactor) *testEnv {
+func startServerOn(t testing.TB, be *fakeBackend, mutate func(*Config), wrap func(Transactor) Transactor) *testEnv {
 	t.Helper()
 	schemas := be.schemas
 	env := &testEnv{be: be, sock: filepath.Join(shortDir(t), "db.sock")}
