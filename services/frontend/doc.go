@@ -5,17 +5,21 @@
 // What it owns:
 //   - listeners (punix, ptcp, pssl) and one session per connection: a read
 //     loop that cuts messages off the stream with internal/jsonrpc's size
-//     and depth limits, and a writer goroutine that drains a bounded,
-//     ordered outbound queue;
-//   - the methods of RFC 7047 and ovsdb-server(7) that need no state
-//     outside the session (list_dbs, get_schema, echo, get_server_id,
-//     set_db_change_aware, cancel, monitor, monitor_cond, monitor_cancel),
-//     and transact, which it forwards to the txnengine through the
-//     Transactor seam;
+//     and depth limits, and a writer goroutine that drains an ordered,
+//     non-blocking outbound queue (queue.go);
+//   - the methods of RFC 7047 and ovsdb-server(7): list_dbs, get_schema,
+//     transact (forwarded to the txnengine through the Transactor seam),
+//     cancel, echo, get_server_id, set_db_change_aware, monitor,
+//     monitor_cond, monitor_cond_since, monitor_cond_change,
+//     monitor_cancel, lock, steal and unlock, with ovsdb-server 3.1's
+//     replies and error texts (compared in tests with the real server);
 //   - one feed per database: a single subscription to the monitorhub
-//     (the Subscriber seam), the decoded rows of the database, and the
-//     fan-out of every change to the monitors of all sessions;
-//   - the read-only _Server database.
+//     (the Subscriber seam), the decoded rows, a ring of recent revisions
+//     for monitor_cond_since, and the fan-out of every change to the
+//     monitors of all sessions, each distinct selection rendered once;
+//   - the read-only _Server database, kept current from the feeds;
+//   - OVSDB locks: per frontend, or cluster-wide in etcd under this
+//     frontend's lease when Deps.Etcd is set.
 //
 // Invariants:
 //   - Every byte written to a connection goes through its session's
@@ -25,10 +29,14 @@
 //     until the feed of its database has advertised the commit revision,
 //     so a client sees the update of its own transaction before the reply
 //     (ovsdb-server's ovsdb_jsonrpc_session_send does the same).
-//   - Queueing never blocks: a feed never waits on a slow client. A session
-//     whose backlog passes its byte limit is closed.
-//   - Lock order: feed.mu before session.outMu. Nothing else nests.
+//   - Queueing never blocks: a feed never waits on a slow client. A
+//     session with more than LagBacklogBytes unsent is not read from, and
+//     its monitors' updates are merged per row until it catches up; past
+//     MaxBacklogBytes it is closed.
+//   - Lock order: serverDB.mu, then feed.mu, then a lock manager's mu,
+//     then a session's outMu; a session's mu is never held while taking
+//     another lock.
 //
-// It must not: write to etcd, execute OVSDB transactions itself (except
-// read-only ones on _Server), or start a goroutine per update.
+// It must not: write rows to etcd, execute OVSDB transactions itself
+// (except read-only ones on _Server), or start a goroutine per update.
 package frontend
