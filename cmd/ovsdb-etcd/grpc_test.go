@@ -63,7 +63,7 @@ func TestGRPCOptions(t *testing.T) {
 	}
 	conn.Close()
 	cancel()
-	if err := <-served; err != nil {
+	if err = <-served; err != nil {
 		t.Fatalf("serveGRPC: %v", err)
 	}
 
