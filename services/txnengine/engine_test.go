@@ -217,6 +217,33 @@ func TestFencing(t *testing.T) {
 	}
 }
 
+// TestSessionLoss: the engine's lease is revoked (as when etcd expires it
+// during a partition); its next transaction provably does not run, and the
+// engine campaigns again and serves.
+func TestSessionLoss(t *testing.T) {
+	etcd := startEtcd(t)
+	cli := etcd.client(t)
+	cfg := testConfig(t, cli, writeSchema(t, t.TempDir(), "1.0.0"), "unix:unused")
+	e := newTestEngine(t, cfg, false)
+	waitLeader(t, e.Engine)
+	tm := e.currentTerm()
+	if _, err := cli.Revoke(t.Context(), tm.sess.Lease()); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := transact(t, e.Engine, insertOp("lost", 1))
+	if _, ok := notExecuted(toStatus(err)); !ok {
+		t.Fatalf("transaction after lease loss: %v, want a not-executed Unavailable", err)
+	}
+	if got := etcdNames(t, cli); got["lost"] != 0 {
+		t.Errorf("engine without lease wrote: %v", got)
+	}
+	waitLeader(t, e.Engine)
+	if e.currentTerm() == tm {
+		t.Fatal("still in the term whose lease was revoked")
+	}
+	mustTransact(t, e.Engine, insertOp("lost", 1))
+}
+
 func TestFailover(t *testing.T) {
 	etcd := startEtcd(t)
 	cli := etcd.client(t)
