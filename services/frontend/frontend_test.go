@@ -611,3 +611,16 @@ func TestMonitorCondSinceAcrossFrontendRestart(t *testing.T) {
 		t.Fatalf("changes since %s = %q, want %q", lastID, kinds, want)
 	}
 }
+
+// TestNoUpdateWaitWithoutMonitors: a session that monitors nothing gets
+// its reply at once, even while the change stream is held back.
+func TestNoUpdateWaitWithoutMonitors(t *testing.T) {
+	env := startServer(t, func(c *Config) { c.UpdateWaitTimeout = time.Hour })
+	env.be.pause()
+	defer env.be.resume()
+	c := dial(t, env.addr(), nil)
+	r := call(t, c, "transact", "T", map[string]any{"op": "insert", "table": "A", "row": map[string]any{"s": "x"}})
+	if !bytes.Contains(r, []byte(`"uuid"`)) {
+		t.Fatalf("reply %s", r)
+	}
+}

@@ -228,7 +228,9 @@ func (s *session) runTransact(ctx context.Context, db *database, key string, in 
 		return
 	}
 	span.SetAttributes(attribute.Int64("rev", resp.GetRevision()))
-	if rev := resp.GetRevision(); rev > 0 && db.feed != nil {
+	// Only a session that monitors the database can tell whether the
+	// update came before the reply; do not make others wait for it.
+	if rev := resp.GetRevision(); rev > 0 && db.feed != nil && s.monitoring(db) {
 		wctx, wcancel := context.WithTimeout(ctx, s.srv.cfg.UpdateWaitTimeout)
 		err := db.feed.waitRev(wctx, rev)
 		wcancel()
@@ -259,6 +261,18 @@ func joinArray(raw []json.RawMessage) []byte {
 		b = append(b, r...)
 	}
 	return append(b, ']')
+}
+
+// monitoring reports whether the session has a monitor on db.
+func (s *session) monitoring(db *database) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.monitors {
+		if m.feed == db.feed {
+			return true
+		}
+	}
+	return false
 }
 
 // finishTransact replies unless the request was canceled.
