@@ -341,3 +341,17 @@ func (x *faultTxn) Commit() (*clientv3.TxnResponse, error) {
 	}
 	return resp, err
 }
+
+func startEtcdB(b *testing.B) *etcdtest.Cluster {
+	b.Helper()
+	return etcdtest.NewServer(b)
+}
+
+func writeSchemaB(b *testing.B) string {
+	b.Helper()
+	p := filepath.Join(b.TempDir(), "test.ovsschema")
+	if err := os.WriteFile(p, fmt.Appendf(nil, testSchema, "1.0.0"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
