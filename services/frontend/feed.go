@@ -13,6 +13,9 @@ import (
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/schema"
 )
 
+// backfillTimeout bounds the start-up replay of history (backfill).
+const backfillTimeout = 5 * time.Second
+
 // Bounds of the resubscribe backoff.
 const (
 	minResubscribeInterval = 50 * time.Millisecond
@@ -328,6 +331,10 @@ func (f *feed) backfill(ctx context.Context, sub Subscriber) {
 	if from >= base {
 		return
 	}
+	// Never hold up serving for long: an idle hub may send nothing until
+	// its next progress notification.
+	ctx, cancel := context.WithTimeout(ctx, backfillTimeout)
+	defer cancel()
 	var entries []histEntry
 	err := sub.Subscribe(ctx, f.name, from, func(ev Event) error {
 		switch ev.Kind {
@@ -361,9 +368,7 @@ func (f *feed) backfill(ctx context.Context, sub Subscriber) {
 		return nil
 	})
 	if !errors.Is(err, errBackfillDone) {
-		if ctx.Err() == nil {
-			f.log.Info("no history before the first snapshot", "rev", base, "err", err)
-		}
+		f.log.Info("no history before the first snapshot", "rev", base, "err", err)
 		return
 	}
 	f.mu.Lock()
