@@ -2,11 +2,13 @@ package frontend
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"testing"
 
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/jsonrpc"
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/ovsdb"
 )
 
@@ -70,6 +72,34 @@ func BenchmarkFanout(b *testing.B) {
 					for _, s := range sessions {
 						s.out, s.outBytes = nil, 0
 					}
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkTransact measures a transact round trip through a session
+// (decode, forward, wait for the own update, reply) on the fake backend,
+// for a client without and with a monitor on the database.
+func BenchmarkTransact(b *testing.B) {
+	for _, monitored := range []bool{false, true} {
+		b.Run(fmt.Sprintf("monitored=%t", monitored), func(b *testing.B) {
+			env := startServer(b, func(c *Config) { c.InactivityProbeInterval = 0 })
+			c, err := jsonrpc.Dial(b.Context(), env.addr(), jsonrpc.WithNotificationHandler(func(string, json.RawMessage) {}))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			if monitored {
+				if _, err := c.Call(b.Context(), "monitor_cond", "T", "m", map[string]any{"A": map[string]any{"columns": []any{"s"}}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				op := map[string]any{"op": "insert", "table": "A", "row": map[string]any{"s": fmt.Sprint(i)}}
+				if _, err := c.Call(b.Context(), "transact", "T", op); err != nil {
+					b.Fatal(err)
 				}
 			}
 		})
