@@ -267,7 +267,7 @@ func (t *term) process(ctx context.Context, batch []*request, drain bool) (commi
 	ectx, span := t.e.tracer.Start(ctx, "txnengine.execute")
 	for i := 0; ; i++ {
 		if i == len(batch) {
-			if !drain || b.ops() >= t.e.cfg.MaxBatchOps || b.bytes >= t.e.cfg.MaxBatchBytes {
+			if !drain || b.ops() >= t.e.cfg.MaxBatchOps || b.bytes >= t.e.cfg.MaxBatchBytes || len(batch) >= t.e.cfg.MaxBatchOps {
 				break
 			}
 			select {
