@@ -318,7 +318,7 @@ func (s *session) startMonitor(m *jsonrpc.Message, version int) error {
 	if version == 3 {
 		want = 4
 	}
-	if len(params) != want {
+	if len(params) < want { // ovsdb-server ignores extra params
 		s.replyError(m.ID, syntaxError(params, "invalid parameters").JSON())
 		return nil
 	}

@@ -105,7 +105,7 @@ func (tm *tableMonitor) parseRequest(version int, r any, seen map[string]bool) *
 	name := tm.table.Name
 	req, ok := r.(map[string]any)
 	if !ok {
-		return syntaxError(r, fmt.Sprintf("Parsing table %s failed: Object expected.", name))
+		return syntaxError(nil, fmt.Sprintf("Parsing table %s failed: Object expected.", name))
 	}
 	for member := range req {
 		allowed := member == "columns" || member == "select" || (member == "where" && version >= 2)
