@@ -131,6 +131,18 @@ func TestCompareWithOVSDBServer(t *testing.T) {
 			`{"method":"transact","params":["T",{"op":"insert","table":"A","row":{"s":"q","i":1}},{"op":"delete","table":"A","where":[["s","==","c"]]}],"id":13}`,
 			`{"method":"transact","params":["T",{"op":"delete","table":"A","where":[]}],"id":14}`,
 		}},
+		{name: "types", reqs: []string{
+			`{"method":"monitor_cond","params":["T","c2",{"C":[{}],"B":[{}]}],"id":1}`,
+			`{"method":"monitor","params":["T","c1",{"C":{},"B":{}}],"id":2}`,
+			`{"method":"monitor_cond","params":["T","nomod",{"C":[{"columns":["r","b"],"select":{"modify":false,"initial":false}}]}],"id":3}`,
+			`{"method":"transact","params":["T",{"op":"insert","table":"A","row":{"s":"target"},"uuid-name":"t"},{"op":"insert","table":"B","row":{"name":"ref","a":["named-uuid","t"]}},{"op":"insert","table":"C","row":{"r":1.5,"b":true,"e":"y","ss":["set",["b","a"]],"mi":["map",[[2,0.5],[1,-1e10]]],"ou":["uuid","8ee2a7b5-5b8b-4a4e-9c1c-0c0b4c3f1e11"],"s2":["set",[7,3]]}}],"id":4}`,
+			`{"method":"transact","params":["T",{"op":"update","table":"C","where":[],"row":{"r":2,"b":false,"e":"z","ss":"c","mi":["map",[[2,0.25],[3,3]]],"ou":["set",[]],"s2":5}}],"id":5}`,
+			`{"method":"transact","params":["T",{"op":"mutate","table":"C","where":[],"mutations":[["mi","delete",["set",[2]]],["ss","insert",["set",["d","e"]]],["r","*=",1.5]]}],"id":6}`,
+			`{"method":"transact","params":["T",{"op":"delete","table":"A","where":[]}],"id":7}`,
+			`{"method":"monitor_cond","params":["T","late",{"C":[{"columns":["r","mi","ss","s2","ou"]}],"B":[{}]}],"id":8}`,
+			`{"method":"transact","params":["T",{"op":"update","table":"C","where":[],"row":{"r":0.1}}],"id":9}`,
+			`{"method":"transact","params":["T",{"op":"delete","table":"C","where":[]},{"op":"delete","table":"B","where":[]}],"id":10}`,
+		}},
 	}
 	for _, sc := range scripts {
 		t.Run(sc.name, func(t *testing.T) {
