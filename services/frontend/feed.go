@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -101,8 +102,16 @@ func (f *feed) run(ctx context.Context, sub Subscriber) {
 		f.mu.Unlock()
 		f.metrics.subscriptions.Inc()
 		delivered := false
-		err := sub.Subscribe(ctx, f.name, from, func(ev Event) error {
+		err := sub.Subscribe(ctx, f.name, from, func(ev Event) (err error) {
 			delivered = true
+			// A bad row must not take the server down: resubscribe,
+			// which resyncs from a snapshot.
+			defer func() {
+				if r := recover(); r != nil {
+					f.log.Error("panic applying database change", "rev", ev.Rev, "panic", r, "stack", string(debug.Stack()))
+					err = fmt.Errorf("database %q: panic applying revision %d: %v", f.name, ev.Rev, r)
+				}
+			}()
 			return f.handle(ev)
 		})
 		f.metrics.subscriptions.Dec()

@@ -2,6 +2,7 @@ package frontend
 
 import (
 	"net"
+	"runtime/debug"
 	"time"
 
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/ovsdb"
@@ -152,6 +153,12 @@ func (s *session) freezeLag(m *monitor) {
 // writeLoop owns writes to the connection.
 func (s *session) writeLoop() {
 	defer s.wg.Done()
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("panic writing to client", "panic", r, "stack", string(debug.Stack()))
+			s.cancel()
+		}
+	}()
 	for {
 		select {
 		case <-s.ctx.Done():
