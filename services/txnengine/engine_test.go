@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -601,5 +602,62 @@ func TestBatchCoalescesAcrossTransactions(t *testing.T) {
 		if strings.Contains(v, `"upd"`) && !strings.Contains(v, `"n":2`) {
 			t.Errorf("%s = %s, want n 2", k, v)
 		}
+	}
+}
+
+// TestRunServesUntilCancelled runs the service as the txnengine command
+// does, transacts through the Client, and stops it; a parked wait is
+// answered retryably when the engine stops.
+func TestRunServesUntilCancelled(t *testing.T) {
+	etcd := startEtcd(t)
+	cli := etcd.client(t)
+	dir := t.TempDir()
+	cfg := testConfig(t, cli, writeSchema(t, dir, "1.0.0"), "unix:"+filepath.Join(dir, "run.sock"))
+	reg := prometheus.NewRegistry()
+	cfg.Registerer = reg
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	runErr := make(chan error, 1)
+	go func() { runErr <- Run(ctx, cfg) }()
+
+	ccfg := NewClientConfig()
+	ccfg.MaxAttempts = 3
+	c, err := NewClient(t.Context(), cli, ccfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Transact(t.Context(), &txnenginev1.TransactRequest{
+		Database: "Test", Operations: []byte(`[{"op":"insert","table":"T","row":{"name":"run"}}]`)}); err != nil {
+		t.Fatalf("Transact: %v", err)
+	}
+
+	waitErr := make(chan error, 1)
+	go func() {
+		_, err := c.Transact(t.Context(), &txnenginev1.TransactRequest{Database: "Test", Operations: []byte(
+			`[{"op":"wait","table":"T","timeout":60000,"where":[["name","==","never"]],"columns":["name"],"until":"==","rows":[{"name":"never"}]}]`)})
+		waitErr <- err
+	}()
+	eventually(t, "wait parked", func() bool {
+		return metric(t, reg, "ovsdb_etcd_txnengine_parked_waits").GetGauge().GetValue() == 1
+	})
+	cancel()
+	select {
+	case err := <-runErr:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("Run did not return after cancel")
+	}
+	select {
+	case err := <-waitErr:
+		// Either answered retryably by the stopping engine, or (if the
+		// client resent it) failed because no engine is left.
+		if err == nil {
+			t.Errorf("parked wait answered success after stop")
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("parked wait not answered after stop")
 	}
 }
