@@ -21,6 +21,9 @@ func TestLocksAcrossFrontends(t *testing.T) {
 	noProbe := func(c *Config) { c.InactivityProbeInterval = 0; c.LockLeaseTTL = DefaultLockLeaseTTL }
 	f1 := startServerOn(t, be, noProbe, nil)
 	f2 := startServerOn(t, be, noProbe, nil)
+	if f1.srv.deps.ClusterID == 0 || f1.srv.deps.ClusterID != f2.srv.deps.ClusterID {
+		t.Fatalf("cluster ids %x and %x, want the etcd cluster's", f1.srv.deps.ClusterID, f2.srv.deps.ClusterID)
+	}
 
 	na, nb, nc := newNotes(), newNotes(), newNotes()
 	a := dial(t, f1.addr(), na.handler)

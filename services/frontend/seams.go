@@ -86,7 +86,8 @@ type Deps struct {
 	ServerID string
 	// ClusterID is the etcd cluster id. It goes into the transaction ids
 	// of monitor_cond_since and update3, so that ids stay valid across
-	// frontends of one cluster and never match another cluster's.
+	// frontends of one cluster and never match another cluster's. When 0
+	// and Etcd is set, New reads it from etcd.
 	ClusterID uint64
 	// Etcd, when set, makes OVSDB locks cluster-wide: they are kept under
 	// Keys.Locks() with this frontend's lease (DESIGN.md "Locks"). When

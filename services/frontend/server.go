@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/google/uuid"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/keys"
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/schema"
@@ -127,6 +128,15 @@ func New(ctx context.Context, cfg Config, deps Deps, opts ...Option) (*Server, e
 		if s.tlsCfg, err = loadTLS(cfg); err != nil {
 			return nil, err
 		}
+	}
+	if deps.ClusterID == 0 && deps.Etcd != nil {
+		// Transaction ids carry the etcd cluster id (DESIGN.md).
+		resp, err := deps.Etcd.Get(ctx, "\x00", clientv3.WithCountOnly())
+		if err != nil {
+			return nil, fmt.Errorf("frontend: read etcd cluster id: %w", err)
+		}
+		deps.ClusterID = resp.Header.GetClusterId()
+		s.deps.ClusterID = deps.ClusterID
 	}
 	for name, sch := range schemas {
 		if name == ServerDatabase {
