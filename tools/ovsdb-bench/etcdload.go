@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/keys"
 )
 
 // benchPrefix holds the raw etcd scenarios' keys, one per row, named
@@ -208,4 +211,32 @@ func runEtcdBig(ctx context.Context, in *instance, sc scenario, res *result) {
 	res.set(mInitial, time.Since(t0).Seconds())
 	res.errs = append(res.errs, checkRows(names, run.acked, sc.rowsPerTxn)...)
 	recordUsage(in, before, res)
+}
+
+// etcdRowNames reads the name of every Logical_Switch_Port row that
+// ovsdb-etcd keeps in etcd (DESIGN.md, "Keys in etcd").
+func etcdRowNames(ctx context.Context, endpoints []string) ([]string, error) {
+	cli, err := newEtcdClient(endpoints)
+	if err != nil {
+		return nil, err
+	}
+	defer cli.Close()
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	prefix := keys.Default().Table(dbName, lspTable)
+	resp, err := cli.Get(cctx, prefix, clientv3.WithPrefix())
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", prefix, err)
+	}
+	names := make([]string, 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		var row struct {
+			Name string `json:"name"`
+		}
+		if err := json.Unmarshal(kv.Value, &row); err != nil {
+			return nil, fmt.Errorf("row %s: %w", kv.Key, err)
+		}
+		names = append(names, row.Name)
+	}
+	return names, nil
 }

@@ -170,12 +170,7 @@ func runOVSDBLoad(ctx context.Context, in *instance, sc scenario, opts runOption
 			res.errs = append(res.errs, fmt.Sprintf("watcher %d: %s", i, e))
 		}
 	}
-	names, err := selectNames(ctx, in.writerAddrs[0])
-	if err != nil {
-		res.errs = append(res.errs, err.Error())
-	} else {
-		res.errs = append(res.errs, checkRows(names, run.acked, sc.rowsPerTxn)...)
-	}
+	res.errs = append(res.errs, checkServerRows(ctx, in, run.acked, sc.rowsPerTxn)...)
 	recordWriters(sc, run, tr, res)
 }
 
@@ -218,12 +213,7 @@ func runOVSDBBig(ctx context.Context, in *instance, sc scenario, res *result) {
 		res.errs = append(res.errs, fmt.Sprintf("initial state of a new monitor: %d rows, want %d", n, txns*sc.rowsPerTxn))
 	}
 	res.errs = append(res.errs, wt.check(run.acked)...)
-	names, err := selectNames(ctx, in.writerAddrs[0])
-	if err != nil {
-		res.errs = append(res.errs, err.Error())
-	} else {
-		res.errs = append(res.errs, checkRows(names, run.acked, sc.rowsPerTxn)...)
-	}
+	res.errs = append(res.errs, checkServerRows(ctx, in, run.acked, sc.rowsPerTxn)...)
 	recordUsage(in, before, res)
 	if in.failover != nil {
 		d, err := in.failover(ctx)
@@ -233,4 +223,25 @@ func runOVSDBBig(ctx context.Context, in *instance, sc scenario, res *result) {
 		}
 		res.set(mLeader, d.Seconds())
 	}
+}
+
+// checkServerRows compares the rows the server holds with the acknowledged
+// transactions: through OVSDB (a select) and, for ovsdb-etcd, in etcd.
+func checkServerRows(ctx context.Context, in *instance, acked []int, rowsPerTxn int) []string {
+	names, err := selectNames(ctx, in.writerAddrs[0])
+	if err != nil {
+		return []string{err.Error()}
+	}
+	errs := checkRows(names, acked, rowsPerTxn)
+	if len(in.rowEndpoints) == 0 {
+		return errs
+	}
+	names, err = etcdRowNames(ctx, in.rowEndpoints)
+	if err != nil {
+		return append(errs, err.Error())
+	}
+	for _, e := range checkRows(names, acked, rowsPerTxn) {
+		errs = append(errs, "in etcd: "+e)
+	}
+	return errs
 }

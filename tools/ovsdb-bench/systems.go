@@ -65,6 +65,9 @@ type instance struct {
 	writerAddrs, watcherAddrs []string
 	// etcdEndpoints are the client URLs of the etcd cluster, if any.
 	etcdEndpoints []string
+	// rowEndpoints reach the etcd that holds ovsdb-etcd's rows, so the
+	// end-of-run check reads them from etcd itself; empty otherwise.
+	rowEndpoints []string
 	// server procs are counted as the server, etcd procs as etcd; other
 	// procs (a standby txnengine) are counted as neither. killed procs
 	// were killed on purpose (a leader change) and are not checked.
@@ -263,7 +266,17 @@ func (e *env) startAIO(ctx context.Context, in *instance) error {
 		return err
 	}
 	in.writerAddrs, in.watcherAddrs = []string{"unix:" + sock}, []string{"unix:" + sock}
+	// The embedded etcd listens on a unix socket in the data dir when its
+	// path is short enough (cmd/ovsdb-etcd/etcd.go).
+	if etcdSock := filepath.Join(in.dir, "data", "etcd-client.sock"); fileExists(etcdSock) {
+		in.rowEndpoints = []string{"unix://" + etcdSock}
+	}
 	return nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 func (e *env) startSvc3(ctx context.Context, in *instance, standby bool) error {
@@ -305,6 +318,7 @@ func (e *env) startSvc3(ctx context.Context, in *instance, standby bool) error {
 		return err
 	}
 	in.writerAddrs, in.watcherAddrs = []string{addr}, []string{addr}
+	in.rowEndpoints = in.etcdEndpoints
 	if standby {
 		sb, err := engine(1)
 		if err != nil {
