@@ -150,16 +150,19 @@ func (c *allInOneConfig) run(ctx context.Context, endpointsGiven bool) (err erro
 		defer e.Close()
 		etcdErr = e.Err()
 		endpoints = e.endpoints
-	} else {
-		sockDir, err = os.MkdirTemp("", "ovsdb-etcd-")
-		if err != nil {
+	}
+	if sockDir != "" {
+		if sockDir, err = filepath.Abs(sockDir); err != nil {
+			return fmt.Errorf("resolve socket directory: %w", err)
+		}
+	}
+	// Without a data directory, or with one too deep for unix socket
+	// paths, the internal sockets go to a private temporary directory.
+	if sockDir == "" || len(filepath.Join(sockDir, monitorHubSocket)) > maxUnixSocketPath {
+		if sockDir, err = os.MkdirTemp("", "ovsdb-etcd-"); err != nil {
 			return fmt.Errorf("create socket directory: %w", err)
 		}
 		defer os.RemoveAll(sockDir)
-	}
-	sockDir, err = filepath.Abs(sockDir)
-	if err != nil {
-		return fmt.Errorf("resolve socket directory: %w", err)
 	}
 	cli, err := o.newEtcdClient(endpoints, c.txn.MaxRequestBytes)
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -74,6 +75,19 @@ func slogLogger(l *slog.Logger) logging.Logger {
 	})
 }
 
+// errorCode is the code the logging interceptors report for err: a bare
+// context error (a stream ended because its caller went away or the
+// process shuts down) is Canceled or DeadlineExceeded, not Unknown.
+func errorCode(err error) codes.Code {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return codes.Canceled
+	case errors.Is(err, context.DeadlineExceeded):
+		return codes.DeadlineExceeded
+	}
+	return status.Code(err)
+}
+
 // serverOptions returns the options every gRPC server of a role is built
 // with: prometheus metrics, request logging at Debug (finish only), panic
 // recovery that turns a panic into codes.Internal, and an otelgrpc stats
@@ -81,6 +95,7 @@ func slogLogger(l *slog.Logger) logging.Logger {
 func (o *observability) serverOptions() []grpc.ServerOption {
 	logOpts := []logging.Option{
 		logging.WithLogOnEvents(logging.FinishCall),
+		logging.WithCodes(errorCode),
 		logging.WithLevels(func(c codes.Code) logging.Level {
 			if c == codes.OK || c == codes.Canceled || c == codes.Unavailable {
 				return logging.LevelDebug

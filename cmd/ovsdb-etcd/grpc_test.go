@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -13,9 +15,11 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 )
 
 // TestGRPCOptions serves the gRPC health service with serverOptions over a
@@ -89,5 +93,26 @@ func TestGRPCOptions(t *testing.T) {
 		if !found[name] {
 			t.Errorf("metric %s has no series", name)
 		}
+	}
+}
+
+func TestErrorCode(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want codes.Code
+	}{
+		{name: "nil", err: nil, want: codes.OK},
+		{name: "canceled", err: context.Canceled, want: codes.Canceled},
+		{name: "wrapped deadline", err: fmt.Errorf("watch: %w", context.DeadlineExceeded), want: codes.DeadlineExceeded},
+		{name: "status", err: status.Error(codes.Unavailable, "not leader"), want: codes.Unavailable},
+		{name: "other", err: errors.New("boom"), want: codes.Unknown},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := errorCode(tc.err); got != tc.want {
+				t.Errorf("errorCode(%v) = %v, want %v", tc.err, got, tc.want)
+			}
+		})
 	}
 }
