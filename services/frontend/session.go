@@ -109,7 +109,9 @@ func (s *session) run() {
 
 // readLoop decodes and dispatches messages until an error.
 func (s *session) readLoop() error {
-	dec := jsonrpc.NewDecoder(s.conn, jsonrpc.WithMaxSize(s.srv.cfg.MaxMessageSize), jsonrpc.WithMaxDepth(s.srv.cfg.MaxDepth))
+	// Any input counts as activity for the inactivity probe, also the
+	// bytes of a large message still being received.
+	dec := jsonrpc.NewDecoder(activityReader{s}, jsonrpc.WithMaxSize(s.srv.cfg.MaxMessageSize), jsonrpc.WithMaxDepth(s.srv.cfg.MaxDepth))
 	for {
 		// Like ovsdb-server, do not read from a client that does not
 		// read what it is sent.
@@ -120,7 +122,6 @@ func (s *session) readLoop() error {
 		if err := dec.Decode(&m); err != nil {
 			return fmt.Errorf("read message: %w", err)
 		}
-		s.lastRecv.Store(time.Now().UnixNano())
 		if !m.IsRequest() {
 			continue // replies to our echo probes, or stray replies
 		}
@@ -135,6 +136,18 @@ func (s *session) readLoop() error {
 			return err
 		}
 	}
+}
+
+// activityReader reads from the session's connection and records when
+// input last arrived.
+type activityReader struct{ s *session }
+
+func (r activityReader) Read(p []byte) (int, error) {
+	n, err := r.s.conn.Read(p)
+	if n > 0 {
+		r.s.lastRecv.Store(time.Now().UnixNano())
+	}
+	return n, err
 }
 
 // dispatch handles one request, recovering a panic into an error reply.
