@@ -164,11 +164,7 @@ func runEtcdLoad(ctx context.Context, in *instance, sc scenario, opts runOptions
 	res.errs = append(res.errs, run.errs...)
 	waitCaughtUp(ctx, watchers, run.acked, opts.catchUpTimeout)
 	recordUsage(in, before, res)
-	for i, w := range watchers {
-		for _, e := range w.check(run.acked) {
-			res.errs = append(res.errs, fmt.Sprintf("watcher %d: %s", i, e))
-		}
-	}
+	res.errs = append(res.errs, checkWatchers(watchers, run.acked)...)
 	names, err := etcdNames(ctx, clis[0], false)
 	if err != nil {
 		res.errs = append(res.errs, err.Error())

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -141,4 +142,25 @@ func (w *watcher) check(acked []int) []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.log.check(acked)
+}
+
+// checkWatchers checks each watcher's log, and that all saw the
+// transactions in one order.
+func checkWatchers(ws []*watcher, acked []int) []string {
+	var errs []string
+	for i, w := range ws {
+		for _, e := range w.check(acked) {
+			errs = append(errs, fmt.Sprintf("watcher %d: %s", i, e))
+		}
+	}
+	for i := 1; i < len(ws); i++ {
+		ws[0].mu.Lock()
+		ws[i].mu.Lock()
+		for _, e := range sameOrder(ws[0].log, ws[i].log) {
+			errs = append(errs, fmt.Sprintf("watchers 0 and %d: %s", i, e))
+		}
+		ws[i].mu.Unlock()
+		ws[0].mu.Unlock()
+	}
+	return errs
 }

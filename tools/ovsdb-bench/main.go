@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -111,7 +112,11 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			scenarios = append(scenarios, sc)
 		}
 	}
+	loadBefore := loadAverage()
 	rs := runAll(ctx, log, e, systems, scenarios, runOptions{duration: cfg.duration, catchUpTimeout: cfg.catchUp})
+	fmt.Fprintf(stdout, "Machine: %d CPUs, load average %s before the run and %s after; "+
+		"other load on the machine makes the numbers noisy, so compare systems within one run.\n\n",
+		runtime.NumCPU(), loadBefore, loadAverage())
 	report(stdout, rs, systems, scenarios)
 	for _, sc := range scenarios {
 		for _, s := range systems {
@@ -200,6 +205,19 @@ func report(w io.Writer, rs results, systems []system, scenarios []scenario) {
 
 func hasSystem(systems []system, id string) bool {
 	return slices.ContainsFunc(systems, func(s system) bool { return s.id == id })
+}
+
+// loadAverage returns the 1-minute load average, or "?".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
 }
 
 // raiseFileLimit lifts the soft limit on open files to the hard one, for

@@ -165,11 +165,7 @@ func runOVSDBLoad(ctx context.Context, in *instance, sc scenario, opts runOption
 	res.errs = append(res.errs, run.errs...)
 	waitCaughtUp(ctx, watchers, run.acked, opts.catchUpTimeout)
 	recordUsage(in, before, res)
-	for i, w := range watchers {
-		for _, e := range w.check(run.acked) {
-			res.errs = append(res.errs, fmt.Sprintf("watcher %d: %s", i, e))
-		}
-	}
+	res.errs = append(res.errs, checkWatchers(watchers, run.acked)...)
 	res.errs = append(res.errs, checkServerRows(ctx, in, run.acked, sc.rowsPerTxn)...)
 	recordWriters(sc, run, tr, res)
 }

@@ -49,10 +49,14 @@ type watchLog struct {
 	rowsPerTxn int
 	next       map[int]int // writer -> next expected seq
 	errs       []string
+	// updates counts the updates that carried bench rows; pos says in
+	// which of them each transaction arrived, for sameOrder.
+	updates int
+	pos     map[txnKey]int
 }
 
 func newWatchLog(rowsPerTxn int) *watchLog {
-	return &watchLog{rowsPerTxn: rowsPerTxn, next: map[int]int{}}
+	return &watchLog{rowsPerTxn: rowsPerTxn, next: map[int]int{}, pos: map[txnKey]int{}}
 }
 
 func (w *watchLog) errorf(format string, args ...any) {
@@ -75,6 +79,9 @@ func (w *watchLog) observe(rows map[txnKey]int) []txnKey {
 		return a.seq - b.seq
 	})
 	var done []txnKey
+	if len(keys) > 0 {
+		w.updates++
+	}
 	for _, k := range keys {
 		if n := rows[k]; n != w.rowsPerTxn {
 			w.errorf("transaction %d/%d arrived with %d of its %d rows in one update", k.writer, k.seq, n, w.rowsPerTxn)
@@ -88,6 +95,7 @@ func (w *watchLog) observe(rows map[txnKey]int) []txnKey {
 			w.errorf("transaction %d/%d seen before %d/%d", k.writer, k.seq, k.writer, want)
 		}
 		w.next[k.writer] = k.seq + 1
+		w.pos[k] = w.updates
 		done = append(done, k)
 	}
 	return done
@@ -116,6 +124,41 @@ func (w *watchLog) check(acked []int) []string {
 	for wr := range w.next {
 		if wr >= len(acked) {
 			errs = append(errs, fmt.Sprintf("rows of unknown writer %d seen", wr))
+		}
+	}
+	return errs
+}
+
+// sameOrder checks that w saw the transactions that ref saw in the same
+// order across writers: the commit order is one total order, so no two
+// watchers may see two transactions in opposite orders. Transactions that
+// arrived in one update (one batch, or merged for a lagging watcher) are
+// unordered. Transactions that either one missed are left to check.
+func sameOrder(ref, w *watchLog) []string {
+	type pair struct {
+		k      txnKey
+		pr, pw int
+	}
+	pairs := make([]pair, 0, len(ref.pos))
+	for k, pr := range ref.pos {
+		if pw, ok := w.pos[k]; ok {
+			pairs = append(pairs, pair{k, pr, pw})
+		}
+	}
+	slices.SortFunc(pairs, func(a, b pair) int {
+		if a.pr != b.pr {
+			return a.pr - b.pr
+		}
+		return a.pw - b.pw
+	})
+	var errs []string
+	for i := 1; i < len(pairs); i++ {
+		if pairs[i].pw < pairs[i-1].pw {
+			a, b := pairs[i-1].k, pairs[i].k
+			errs = append(errs, fmt.Sprintf("saw %d/%d before %d/%d, another watcher the other way round", b.writer, b.seq, a.writer, a.seq))
+			if len(errs) >= maxErrors {
+				break
+			}
 		}
 	}
 	return errs

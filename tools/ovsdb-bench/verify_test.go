@@ -250,3 +250,33 @@ func TestBenchRows(t *testing.T) {
 		})
 	}
 }
+
+func TestSameOrder(t *testing.T) {
+	type update = map[txnKey]int
+	a, b, c := txnKey{0, 0}, txnKey{1, 0}, txnKey{2, 0}
+	tests := []struct {
+		name    string
+		ref, w  []update
+		wantErr bool
+	}{
+		{name: "same updates", ref: []update{{a: 1}, {b: 1}, {c: 1}}, w: []update{{a: 1}, {b: 1}, {c: 1}}},
+		{name: "merged in one update", ref: []update{{a: 1}, {b: 1}, {c: 1}}, w: []update{{a: 1, b: 1}, {c: 1}}},
+		{name: "merged in the reference", ref: []update{{a: 1, b: 1}, {c: 1}}, w: []update{{b: 1}, {a: 1}, {c: 1}}},
+		{name: "swapped", ref: []update{{a: 1}, {b: 1}, {c: 1}}, w: []update{{a: 1}, {c: 1}, {b: 1}}, wantErr: true},
+		{name: "one missing is not an order error", ref: []update{{a: 1}, {b: 1}}, w: []update{{b: 1}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ref, w := newWatchLog(1), newWatchLog(1)
+			for _, u := range tc.ref {
+				ref.observe(u)
+			}
+			for _, u := range tc.w {
+				w.observe(u)
+			}
+			if errs := sameOrder(ref, w); (len(errs) > 0) != tc.wantErr {
+				t.Errorf("sameOrder = %q, wantErr %v", errs, tc.wantErr)
+			}
+		})
+	}
+}
