@@ -304,6 +304,9 @@ func (t *term) process(ctx context.Context, batch []*request, drain bool) (commi
 			t.park(r, res.BlockTimeoutMs)
 			continue
 		}
+		if replyFailed(res.Reply) {
+			res.Comments = nil // only committed transactions leave comments
+		}
 		if err := b.add(r.db, db, res.Changes, res.Comments); err != nil {
 			// Encoding a row the executor produced cannot fail unless the
 			// schema and executor disagree; the memory state is suspect.
@@ -411,18 +414,10 @@ func (t *term) publish(ctx context.Context, done []executed, rev int64, limitErr
 				"queued", x.r.executed.Sub(x.r.arrived), "execute_and_commit", now.Sub(x.r.executed))
 		}
 		reply := normalizeReply(x.res.Reply)
-		failed := false
 		if limitErr != nil {
 			reply = append(reply, ovsdb.NewError(ovsdb.TagResourcesExhausted, "%s", limitErr.Error()).JSON())
-			failed = true
 		}
-		for _, v := range reply {
-			if m, ok := v.(map[string]any); ok {
-				if _, isErr := m["error"]; isErr {
-					failed = true
-				}
-			}
-		}
+		failed := replyFailed(reply)
 		data, err := json.Marshal(reply)
 		if err != nil {
 			x.r.answer(Response{}, fmt.Errorf("encode result: %w", err))
@@ -433,9 +428,28 @@ func (t *term) publish(ctx context.Context, done []executed, rev int64, limitErr
 		} else {
 			t.e.metrics.transactions.WithLabelValues("committed").Inc()
 		}
-		t.log.Debug("transaction answered", "session", x.r.session, "db", x.r.db, "rev", rev)
-		x.r.answer(Response{Result: data, Revision: rev}, nil)
+		t.log.Debug("transaction answered", "session", x.r.session, "db", x.r.db, "rev", rev, "request_id", x.r.id)
+		r := rev
+		if len(x.res.Changes) == 0 && len(x.res.Comments) == 0 {
+			r = 0 // wrote nothing (failed or read-only)
+		}
+		x.r.answer(Response{Result: data, Revision: r}, nil)
 	}
+}
+
+// replyFailed reports whether a transact result holds an error object.
+func replyFailed(reply []any) bool {
+	for _, v := range reply {
+		switch e := v.(type) {
+		case *ovsdb.Error, ovsdb.Error:
+			return true
+		case map[string]any:
+			if _, isErr := e["error"]; isErr {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // normalizeReply turns error values in a reply into RFC 7047 objects.
