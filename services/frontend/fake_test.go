@@ -36,6 +36,7 @@ type fakeBackend struct {
 	heldDB  []string
 	txnHook func(ctx context.Context) error // runs before executing
 	gate    chan struct{}                   // non-nil: new subscriptions wait for it
+	commits chan int64                      // non-nil: gets each commit's revision (never blocks)
 }
 
 // breakSubscriptions fails every open subscription and holds new ones
@@ -144,6 +145,12 @@ func (b *fakeBackend) Transact(ctx context.Context, req *txnenginev1.TransactReq
 		ev.Changes = append(ev.Changes, rc)
 	}
 	b.events[req.GetDatabase()] = append(b.events[req.GetDatabase()], ev)
+	if b.commits != nil {
+		select {
+		case b.commits <- b.rev:
+		default:
+		}
+	}
 	b.publishLocked(req.GetDatabase(), ev)
 	return resp, nil
 }

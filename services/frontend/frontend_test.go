@@ -148,9 +148,10 @@ func TestUpdateBeforeReply(t *testing.T) {
 	c := dial(t, env.addr(), n.handler)
 	call(t, c, "monitor_cond", "T", "m", map[string]any{"A": []any{map[string]any{"columns": []any{"s"}}}})
 
-	committed := make(chan struct{})
+	commits := make(chan int64, 1)
 	env.be.mu.Lock()
 	env.be.paused = true
+	env.be.commits = commits
 	env.be.mu.Unlock()
 	type result struct {
 		r   json.RawMessage
@@ -161,25 +162,9 @@ func TestUpdateBeforeReply(t *testing.T) {
 		r, err := c.Call(t.Context(), "transact", "T", map[string]any{"op": "insert", "table": "A", "row": map[string]any{"s": "x"}})
 		done <- result{r, err}
 	}()
-	// Wait for the commit, then release the stream.
-	go func() {
-		defer close(committed)
-		for {
-			env.be.mu.Lock()
-			n := len(env.be.held)
-			env.be.mu.Unlock()
-			if n > 0 {
-				return
-			}
-			select {
-			case <-time.After(time.Millisecond):
-			case <-t.Context().Done():
-				return
-			}
-		}
-	}()
+	// The transaction has committed; its update is held back.
 	select {
-	case <-committed:
+	case <-commits:
 	case <-time.After(testTimeout):
 		t.Fatal("transaction never committed")
 	}
