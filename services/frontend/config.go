@@ -30,8 +30,10 @@ const (
 	// stops being read from and its monitors' updates are merged per row.
 	DefaultLagBacklogBytes = 4 << 20
 	// DefaultMaxInflight bounds the concurrent transact requests of one
-	// session; past it the session stops reading from its client.
-	DefaultMaxInflight = 64
+	// session; past it the session stops reading from its client (so it
+	// must be well above the blocking "wait"s a client may leave pending,
+	// or their "cancel" could not be read).
+	DefaultMaxInflight = 1024
 	// DefaultUpdateWaitTimeout bounds how long a transact reply waits for
 	// the update of its own commit to reach the session.
 	DefaultUpdateWaitTimeout = 5 * time.Second
