@@ -174,9 +174,8 @@ func runEtcdLoad(ctx context.Context, in *instance, sc scenario, opts runOptions
 	recordWriters(sc, run, tr, res)
 }
 
-// runEtcdBig loads the rows as N-key Txns and reads them back as a new
-// monitor would. etcd has no leader to hand over that a client waits for
-// in the same sense, so the leader change is n/a.
+// runEtcdBig loads the rows as N-key Txns, reads them back as a new
+// monitor would, and times an etcd leader change.
 func runEtcdBig(ctx context.Context, in *instance, sc scenario, res *result) {
 	clis, err := openEtcdClients(in)
 	if err != nil {
@@ -207,6 +206,12 @@ func runEtcdBig(ctx context.Context, in *instance, sc scenario, res *result) {
 	res.set(mInitial, time.Since(t0).Seconds())
 	res.errs = append(res.errs, checkRows(names, run.acked, sc.rowsPerTxn)...)
 	recordUsage(in, before, res)
+	d, err := in.failover(ctx)
+	if err != nil {
+		res.errs = append(res.errs, fmt.Sprintf("leader change: %v", err))
+		return
+	}
+	res.set(mLeader, d.Seconds())
 }
 
 // etcdRowNames reads the name of every Logical_Switch_Port row that

@@ -106,6 +106,7 @@ func (e *env) start(ctx context.Context, id string, standby bool) (*instance, er
 		err = e.startSvc3(ctx, in, standby)
 	case sysEtcd:
 		err = e.startEtcdCluster(ctx, in)
+		in.failover = func(ctx context.Context) (time.Duration, error) { return etcdFailover(ctx, in) }
 	default:
 		err = fmt.Errorf("unknown system %q", id)
 	}
@@ -255,15 +256,34 @@ func dbServerSelect() []any {
 
 func (e *env) startAIO(ctx context.Context, in *instance) error {
 	sock := filepath.Join(in.dir, "aio.sock")
-	p, err := startProc("ovsdb-etcd", filepath.Join(in.dir, "ovsdb-etcd.log"), e.ovsdbEtcd, "all-in-one",
-		"--schema", e.schema, "--remote", "punix:"+sock, "--data-dir", filepath.Join(in.dir, "data"),
-		"--log-level", "warn")
+	start := func() (*proc, error) {
+		return startProc("ovsdb-etcd", filepath.Join(in.dir, "ovsdb-etcd.log"), e.ovsdbEtcd, "all-in-one",
+			"--schema", e.schema, "--remote", "punix:"+sock, "--data-dir", filepath.Join(in.dir, "data"),
+			"--log-level", "warn")
+	}
+	p, err := start()
 	if err != nil {
 		return err
 	}
 	in.server = append(in.server, p)
 	if err := waitOVSDB(ctx, p, "unix:"+sock); err != nil {
 		return err
+	}
+	// All-in-one has no standby: its new leader is the same process
+	// restarted on the same data after a crash.
+	in.failover = func(ctx context.Context) (time.Duration, error) {
+		t0 := time.Now()
+		p.kill()
+		in.server, in.killed = nil, append(in.killed, p)
+		np, err := start()
+		if err != nil {
+			return 0, err
+		}
+		in.server = []*proc{np}
+		if err := waitCommit(ctx, []string{"unix:" + sock}); err != nil {
+			return 0, err
+		}
+		return time.Since(t0), nil
 	}
 	in.writerAddrs, in.watcherAddrs = []string{"unix:" + sock}, []string{"unix:" + sock}
 	// The embedded etcd listens on a unix socket in the data dir when its
@@ -395,6 +415,47 @@ func (e *env) startEtcdCluster(ctx context.Context, in *instance) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("etcd cluster not ready: %w", err)
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+// etcdFailover kills the etcd leader and returns the time until a put
+// succeeds again.
+func etcdFailover(ctx context.Context, in *instance) (time.Duration, error) {
+	cli, err := newEtcdClient(in.etcdEndpoints)
+	if err != nil {
+		return 0, err
+	}
+	defer cli.Close()
+	leader := -1
+	for i, ep := range in.etcdEndpoints {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		st, err := cli.Status(cctx, ep)
+		cancel()
+		if err == nil && st.Leader == st.Header.MemberId {
+			leader = i
+		}
+	}
+	if leader < 0 {
+		return 0, errors.New("etcd leader not found")
+	}
+	t0 := time.Now()
+	in.etcd[leader].kill()
+	in.killed = append(in.killed, in.etcd[leader])
+	in.etcd = slices.Delete(slices.Clone(in.etcd), leader, leader+1)
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	for {
+		cctx, ccancel := context.WithTimeout(ctx, time.Second)
+		_, err := cli.Put(cctx, "ovsdb-bench/failover", "1")
+		ccancel()
+		if err == nil {
+			return time.Since(t0), nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("no put after killing the etcd leader: %w", err)
 		case <-time.After(pollInterval):
 		}
 	}
