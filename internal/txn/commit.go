@@ -34,27 +34,55 @@ func (x *txn) commit() ([]RowChange, *ovsdb.Error) {
 	return x.apply(), nil
 }
 
-// eachRow calls fn once for every live row of the transaction, as
-// ovsdb-server's for_each_txn_row does: table by table in the order they
-// were first touched, rows in the order they joined the transaction; rows
-// that fn pulls into a table already visited are visited in a further
-// pass.
+// eachRow calls fn once for every live row of the transaction in
+// ovsdb-server's for_each_txn_row order: tables in the order they joined
+// the transaction, rows in their hash-map order (rowHmap), rows that fn
+// adds to a table picked up by a further scan of that table, and tables
+// that fn adds by a further pass. A table left without rows leaves the
+// transaction.
 func (x *txn) eachRow(fn func(tt *txnTable, tr *txnRow) *ovsdb.Error) *ovsdb.Error {
-	done := map[*txnTable]int{}
+	x.serial++
+	serial := x.serial
 	for {
 		work := false
-		for i := 0; i < len(x.order); i++ {
-			tt := x.order[i]
-			for j := done[tt]; j < len(tt.list); j = done[tt] {
-				done[tt] = j + 1
-				tr := tt.list[j]
-				if tr.dead {
-					continue
+		for ti := 0; ti < len(x.order); ti++ {
+			// LIST_FOR_EACH_SAFE: whether there is a next table is known
+			// before this one is processed.
+			last := ti+1 == len(x.order)
+			tt := x.order[ti]
+			if !tt.dropped {
+				if tt.serial != serial {
+					tt.serial = serial
+					tt.nProcessed = 0
 				}
-				work = true
-				if err := fn(tt, tr); err != nil {
-					return err
+				for tt.nProcessed < tt.hm.n {
+					tr := tt.hm.first()
+					var next *txnRow
+					if tr != nil {
+						next = tt.hm.next(tr)
+					}
+					for tr != nil {
+						if tr.serial != serial {
+							tr.serial = serial
+							tt.nProcessed++
+							work = true
+							if err := fn(tt, tr); err != nil {
+								return err
+							}
+						}
+						tr = next
+						if tr != nil {
+							next = tt.hm.next(tr)
+						}
+					}
+					if tt.hm.n == 0 {
+						tt.dropped = true
+						break
+					}
 				}
+			}
+			if last {
+				break
 			}
 		}
 		if !work {
@@ -80,9 +108,8 @@ func (x *txn) determineChanges() bool {
 		switch {
 		case tr.old != nil && tr.new != nil:
 			if rowsEqual(tt.t, tr.old, tr.new) {
-				tr.new = tr.old
-				tr.owned = false
-				tr.changed = false
+				// Nothing changed: the row leaves the transaction.
+				x.forget(tt, tr)
 				return nil
 			}
 			tr.changed = true
@@ -206,6 +233,7 @@ func (x *txn) deleteGarbage(t *table, tr *txnRow) {
 		return
 	}
 	row := tr.new
+	x.unorder(t, tr)
 	tr.new = nil
 	tr.owned = false
 	tr.changed = true
@@ -466,6 +494,7 @@ func indexEqual(cols []*schema.Column, a, b ovsdb.Row) bool {
 // Database and returns the changes.
 func (x *txn) apply() []RowChange {
 	var changes []RowChange
+	var insertedNodes []*rnode
 	_ = x.eachRow(func(tt *txnTable, tr *txnRow) *ovsdb.Error {
 		switch {
 		case tr.old == nil && tr.new == nil:
@@ -477,10 +506,19 @@ func (x *txn) apply() []RowChange {
 			w.new["_version"] = ovsdb.Datum{Keys: []ovsdb.Atom{x.newUUID()}}
 		}
 		changes = append(changes, RowChange{Table: tt.t.name, UUID: tr.uuid, Old: tr.old, New: tr.new})
+		insertedNodes = append(insertedNodes, tr.node)
 		return nil
 	})
-	for _, ch := range changes {
-		x.db.setRow(x.db.tables[ch.Table], ch.UUID, ch.New)
+	// The rows are already in their tables' order (see rowOrder).
+	for i, ch := range changes {
+		t := x.db.tables[ch.Table]
+		var nd *rnode
+		if ch.Old == nil {
+			nd = insertedNodes[i]
+		} else if e := t.rows[ch.UUID]; e != nil {
+			nd = e.node
+		}
+		x.db.setRowData(t, ch.UUID, ch.New, nd)
 	}
 	return changes
 }

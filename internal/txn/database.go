@@ -31,10 +31,14 @@ type rowKey struct {
 type table struct {
 	ts   *schema.Table
 	name string
-	// rows holds the committed rows; order lists them in a stable
-	// iteration order (pos in entry indexes it).
-	rows  map[ovsdb.UUID]*entry
-	order []*entry
+	// rows holds the committed rows. hm orders them as ovsdb-server's
+	// table hash map does (see rowOrder); while a transaction runs it also
+	// holds the rows it inserted and lacks those it deleted, as there.
+	rows map[ovsdb.UUID]*entry
+	hm   rowOrder
+	// list holds the committed rows in memory-friendly order for scans
+	// whose order does not matter (entry.pos indexes it).
+	list []*entry
 	// defaults are the columns' default datums, shared by inserted rows.
 	defaults map[string]ovsdb.Datum
 	// cols are the user columns by name; refCols those that may hold
@@ -54,8 +58,8 @@ type table struct {
 }
 
 type entry struct {
-	uuid ovsdb.UUID
 	row  ovsdb.Row
+	node *rnode
 	pos  int
 }
 
@@ -190,25 +194,44 @@ func (db *Database) Range(tableName string, fn func(uuid ovsdb.UUID, row ovsdb.R
 	if t == nil {
 		return
 	}
-	for _, e := range t.order {
-		if !fn(e.uuid, e.row) {
+	for nd := t.hm.first(); nd != nil; nd = t.hm.next(nd) {
+		if e := nd.e; e != nil && !fn(nd.uuid, e.row) {
 			return
 		}
 	}
 }
 
 // setRow replaces (row non-nil) or removes (row nil) a committed row,
-// keeping the indexes and reference maps in step.
+// keeping the row order, the indexes and the reference maps in step.
 func (db *Database) setRow(t *table, uuid ovsdb.UUID, row ovsdb.Row) {
+	e := t.rows[uuid]
+	switch {
+	case e == nil && row == nil:
+		return
+	case e == nil:
+		nd := newRnode(uuid)
+		t.hm.insert(nd)
+		db.setRowData(t, uuid, row, nd)
+	case row == nil:
+		t.hm.remove(e.node)
+		db.setRowData(t, uuid, nil, nil)
+	default:
+		db.setRowData(t, uuid, row, e.node)
+	}
+}
+
+// setRowData replaces or removes a committed row without touching the row
+// order (a transaction's commit already put it in place).
+func (db *Database) setRowData(t *table, uuid ovsdb.UUID, row ovsdb.Row, nd *rnode) {
 	if e := t.rows[uuid]; e != nil {
 		db.unlinkRow(t, uuid, e.row)
 		if row == nil {
-			last := len(t.order) - 1
-			moved := t.order[last]
-			t.order[e.pos] = moved
+			last := len(t.list) - 1
+			moved := t.list[last]
+			t.list[e.pos] = moved
 			moved.pos = e.pos
-			t.order[last] = nil
-			t.order = t.order[:last]
+			t.list[last] = nil
+			t.list = t.list[:last]
 			delete(t.rows, uuid)
 			return
 		}
@@ -217,9 +240,12 @@ func (db *Database) setRow(t *table, uuid ovsdb.UUID, row ovsdb.Row) {
 		if row == nil {
 			return
 		}
-		e := &entry{uuid: uuid, row: row, pos: len(t.order)}
+		e := &entry{row: row, node: nd, pos: len(t.list)}
+		if nd != nil {
+			nd.e = e
+		}
 		t.rows[uuid] = e
-		t.order = append(t.order, e)
+		t.list = append(t.list, e)
 	}
 	db.linkRow(t, uuid, row)
 }

@@ -123,6 +123,7 @@ func Execute(db *Database, ops []any, opts Options) Result {
 			err = ovsdb.NewError(ovsdb.TagNotAllowed, "%s operation not allowed on table in reserved database %s", opName, db.schema.Name)
 		}
 		if err != nil {
+			x.abort()
 			if err.Tag == ovsdb.TagNotSupported {
 				timeout := x.blockTimeoutMs
 				if timeout == math.MaxInt64 {
@@ -144,6 +145,7 @@ func Execute(db *Database, ops []any, opts Options) Result {
 	}
 	changes, err := x.commit()
 	if err != nil {
+		x.abort()
 		reply = append(reply, err.JSON())
 		return Result{Reply: reply}
 	}
@@ -163,12 +165,21 @@ type txn struct {
 	durable  bool
 	// blockTimeoutMs is the timeout of the wait that blocked.
 	blockTimeoutMs int64
+	// serial numbers the eachRow passes.
+	serial int
 }
 
 type txnTable struct {
 	t    *table
 	rows map[ovsdb.UUID]*txnRow // live rows of the transaction
 	list []*txnRow              // every row ever added, in order
+	// hm holds the live rows in ovsdb-server's order (see rowHmap).
+	hm rowHmap
+	// for eachRow: the pass that last visited the table, how many rows
+	// that pass visited, and whether the table left the transaction.
+	serial     int
+	nProcessed int
+	dropped    bool
 }
 
 // txnRow is a row the transaction touched: old is the committed row (nil
@@ -184,6 +195,12 @@ type txnRow struct {
 	// commit-time state
 	nRefs   int
 	changed bool
+	// rowHmap chaining, and the eachRow pass that last visited the row.
+	hash   uint32
+	hnext  *txnRow
+	serial int
+	// node is an inserted row's place in its table's rowOrder.
+	node *rnode
 }
 
 type symbol struct {
@@ -224,9 +241,12 @@ func (x *txn) Resolve(name string) (ovsdb.UUID, error) {
 	return x.symbolFor(name).uuid, nil
 }
 
+// txnTable returns t's part of the transaction, adding it after the
+// tables already touched (ovsdb_txn_create_txn_table). A table whose rows
+// all left the transaction at commit is added again as a new one.
 func (x *txn) txnTable(t *table) *txnTable {
 	tt := x.tables[t]
-	if tt == nil {
+	if tt == nil || tt.dropped {
 		tt = &txnTable{t: t, rows: map[ovsdb.UUID]*txnRow{}}
 		x.tables[t] = tt
 		x.order = append(x.order, tt)
@@ -258,26 +278,39 @@ func (x *txn) mayCreate(t *table, uuid ovsdb.UUID) bool {
 
 func (x *txn) insert(t *table, uuid ovsdb.UUID, row ovsdb.Row) {
 	tt := x.txnTable(t)
-	tr := &txnRow{uuid: uuid, new: row, owned: true}
+	tr := &txnRow{uuid: uuid, new: row, owned: true, node: newRnode(uuid)}
 	tt.rows[uuid] = tr
 	tt.list = append(tt.list, tr)
+	tt.hm.insert(tr)
+	t.hm.insert(tr.node)
 }
 
 // findOrMake returns the transaction's row for uuid, pulling a committed
 // row into the transaction unchanged; nil when no such row exists.
 func (x *txn) findOrMake(t *table, uuid ovsdb.UUID) *txnRow {
-	tt := x.txnTable(t)
-	if tr := tt.rows[uuid]; tr != nil {
-		return tr
+	if tt := x.tables[t]; tt != nil {
+		if tr := tt.rows[uuid]; tr != nil {
+			return tr
+		}
 	}
 	e := t.rows[uuid]
 	if e == nil {
 		return nil
 	}
+	tt := x.txnTable(t)
 	tr := &txnRow{uuid: uuid, old: e.row, new: e.row, nRefs: t.strongIn[uuid]}
 	tt.rows[uuid] = tr
 	tt.list = append(tt.list, tr)
+	tt.hm.insert(tr)
 	return tr
+}
+
+// forget drops a row from the transaction (ovsdb-server frees its
+// txn_row): a row inserted and deleted again, or one left unchanged.
+func (x *txn) forget(tt *txnTable, tr *txnRow) {
+	tr.dead = true
+	delete(tt.rows, tr.uuid)
+	tt.hm.remove(tr)
 }
 
 // writable returns the transaction's own copy of a live row.
@@ -302,14 +335,75 @@ func (x *txn) delete(t *table, uuid ovsdb.UUID) {
 	if tr == nil {
 		return
 	}
+	x.unorder(t, tr)
 	if tr.old == nil {
-		tr.dead = true
 		tr.new = nil
-		delete(x.tables[t].rows, uuid)
+		x.forget(x.tables[t], tr)
 		return
 	}
 	tr.new = nil
 	tr.owned = false
+}
+
+// unorder takes a row the transaction deletes out of its table's order.
+func (x *txn) unorder(t *table, tr *txnRow) {
+	if tr.old == nil {
+		t.hm.remove(tr.node)
+	} else if e := t.rows[tr.uuid]; e != nil {
+		t.hm.remove(e.node)
+	}
+}
+
+// abort is ovsdb_txn_abort's effect on the order of the tables' rows:
+// rows it inserted leave, rows it deleted come back.
+func (x *txn) abort() {
+	_ = x.eachRow(func(tt *txnTable, tr *txnRow) *ovsdb.Error {
+		switch {
+		case tr.old == nil && tr.new != nil:
+			tt.t.hm.remove(tr.node)
+		case tr.old != nil && tr.new == nil:
+			if e := tt.t.rows[tr.uuid]; e != nil {
+				tt.t.hm.insert(e.node)
+			}
+		}
+		return nil
+	})
+}
+
+// scan is query for callers that do not depend on the order of the rows
+// (select sorts them, wait compares sets): it walks the rows in memory
+// order, which is much faster on large tables.
+func (x *txn) scan(t *table, cond *Condition) []match {
+	if cond.alwaysFalse() {
+		return nil
+	}
+	if _, ok := cond.uuidEquality(); ok {
+		return x.query(t, cond)
+	}
+	var out []match
+	tt := x.tables[t]
+	overlay := tt != nil && len(tt.rows) > 0
+	for _, e := range t.list {
+		row := e.row
+		if overlay {
+			if tr := tt.rows[e.node.uuid]; tr != nil {
+				if row = tr.new; row == nil {
+					continue
+				}
+			}
+		}
+		if cond.Match(e.node.uuid, row) {
+			out = append(out, match{e.node.uuid, row})
+		}
+	}
+	if tt != nil {
+		for _, tr := range tt.list {
+			if tr.old == nil && tr.new != nil && !tr.dead && cond.Match(tr.uuid, tr.new) {
+				out = append(out, match{tr.uuid, tr.new})
+			}
+		}
+	}
+	return out
 }
 
 type match struct {
@@ -330,27 +424,24 @@ func (x *txn) query(t *table, cond *Condition) []match {
 		}
 		return out
 	}
+	// The table's order holds exactly the rows the transaction sees.
 	tt := x.tables[t]
 	overlay := tt != nil && len(tt.rows) > 0
-	for _, e := range t.order {
-		row := e.row
+	for nd := t.hm.first(); nd != nil; nd = t.hm.next(nd) {
+		var row ovsdb.Row
 		if overlay {
-			if tr := tt.rows[e.uuid]; tr != nil {
+			if tr := tt.rows[nd.uuid]; tr != nil {
 				row = tr.new
-				if row == nil {
-					continue
-				}
 			}
 		}
-		if cond.Match(e.uuid, row) {
-			out = append(out, match{e.uuid, row})
-		}
-	}
-	if tt != nil {
-		for _, tr := range tt.list {
-			if tr.old == nil && tr.new != nil && !tr.dead && cond.Match(tr.uuid, tr.new) {
-				out = append(out, match{tr.uuid, tr.new})
+		if row == nil {
+			if nd.e == nil {
+				continue
 			}
+			row = nd.e.row
+		}
+		if cond.Match(nd.uuid, row) {
+			out = append(out, match{nd.uuid, row})
 		}
 	}
 	return out
@@ -539,7 +630,7 @@ func execSelect(x *txn, p *opParser, result map[string]any) *ovsdb.Error {
 			return err
 		}
 	}
-	rows := x.query(t, cond)
+	rows := x.scan(t, cond)
 	distinct := hasCols
 	for _, c := range cols {
 		if c.Name == "_uuid" {
@@ -562,16 +653,7 @@ func execSelect(x *txn, p *opParser, result map[string]any) *ovsdb.Error {
 		}
 		rows = kept
 	}
-	sort.SliceStable(rows, func(i, j int) bool {
-		for _, c := range sortCols {
-			a := columnDatum(rows[i].uuid, rows[i].row, c.Name, c.Type)
-			b := columnDatum(rows[j].uuid, rows[j].row, c.Name, c.Type)
-			if r := a.Compare(b); r != 0 {
-				return r < 0
-			}
-		}
-		return string(rows[i].uuid[:]) < string(rows[j].uuid[:])
-	})
+	sortRows(rows, sortCols)
 	out := make([]any, len(rows))
 	for i, m := range rows {
 		obj := make(map[string]any, len(cols))
@@ -737,7 +819,7 @@ func execWait(x *txn, p *opParser, _ map[string]any) *ovsdb.Error {
 	}
 	equal := true
 	actual := map[string]bool{}
-	for _, m := range x.query(t, cond) {
+	for _, m := range x.scan(t, cond) {
 		buf = project(buf[:0], m.uuid, m.row)
 		if !expected[string(buf)] {
 			equal = false
@@ -825,4 +907,37 @@ func datumReply(t ovsdb.Type, d ovsdb.Datum) any {
 		elems[i] = atom(a)
 	}
 	return []any{"set", elems}
+}
+
+// sortRows is ovsdb_row_set_sort. The first sort column's datums are
+// fetched once, since most comparisons end there.
+func sortRows(rows []match, cols []*schema.Column) {
+	if len(rows) < 2 || len(cols) == 0 {
+		return
+	}
+	type keyed struct {
+		first ovsdb.Datum
+		m     match
+	}
+	ks := make([]keyed, len(rows))
+	c0 := cols[0]
+	for i, m := range rows {
+		ks[i] = keyed{columnDatum(m.uuid, m.row, c0.Name, c0.Type), m}
+	}
+	sort.SliceStable(ks, func(i, j int) bool {
+		if r := ks[i].first.Compare(ks[j].first); r != 0 {
+			return r < 0
+		}
+		a, b := ks[i].m, ks[j].m
+		for _, c := range cols[1:] {
+			r := columnDatum(a.uuid, a.row, c.Name, c.Type).Compare(columnDatum(b.uuid, b.row, c.Name, c.Type))
+			if r != 0 {
+				return r < 0
+			}
+		}
+		return string(a.uuid[:]) < string(b.uuid[:])
+	})
+	for i := range ks {
+		rows[i] = ks[i].m
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 
@@ -74,16 +75,19 @@ func replyText(t testing.TB, v any) string {
 	return string(b)
 }
 
-// dump renders every row of every table, for "unchanged" checks.
+// dump renders every row of every table, sorted, for "unchanged" checks
+// (a failed transaction may change the order of rows, as in ovsdb-server,
+// but never their content).
 func dump(db *txn.Database) string {
-	var b strings.Builder
+	var lines []string
 	for _, name := range db.Schema().TableNames {
 		db.Range(name, func(u ovsdb.UUID, row ovsdb.Row) bool {
-			fmt.Fprintf(&b, "%s %s %v\n", name, u, row)
+			lines = append(lines, fmt.Sprintf("%s %s %v\n", name, u, row))
 			return true
 		})
 	}
-	return b.String()
+	sort.Strings(lines)
+	return strings.Join(lines, "")
 }
 
 type step struct {
