@@ -19,9 +19,12 @@
 //
 // Where ovsdb-server's answer depends on the order of its hash maps (which
 // of several errors it reports, the order of the two rows of a duplicate
-// index error, the default row order of select), that order is reproduced
-// (shash.go). Where it depends on random UUIDs or on hash-map order of
-// rows, the answer is equally valid but may differ. Like ovsdb-server, a
+// index error, the default row order of select), that order is reproduced:
+// columns and JSON members (shash.go), a table's rows and a transaction's
+// rows (rowhmap.go). Where it depends on random UUIDs (including random
+// _version values) the answer is equally valid but may differ; the order
+// of members inside one client JSON object is lost in decoding, so names
+// that share a hash bucket are taken in byte order. Like ovsdb-server, a
 // weak reference whose referrer was assessed before its target's deletion
 // in the same transaction is kept (assess_weak_refs visits rows once).
 //
