@@ -88,6 +88,7 @@ func TestNotExecutedClassification(t *testing.T) {
 	}{
 		{name: "not leader", err: &notLeaderError{leader: "x"}, want: true},
 		{name: "leadership lost", err: ErrLeadershipLost, want: true},
+		{name: "not committed", err: ErrNotCommitted, want: true},
 		{name: "outcome unknown", err: ErrOutcomeUnknown, want: false},
 		{name: "overloaded", err: ErrOverloaded, want: false},
 		{name: "cancelled", err: context.Canceled, want: false},

@@ -16,6 +16,9 @@ var (
 	// ErrLeadershipLost: leadership ended (fence failed, session closed)
 	// before the request's batch was written; the request did not commit.
 	ErrLeadershipLost = errors.New("txnengine: leadership lost")
+	// ErrNotCommitted: the request's batch provably did not commit (its
+	// etcd Txn was lost and then proved not applied); it may be retried.
+	ErrNotCommitted = errors.New("txnengine: transaction not committed")
 	// ErrOutcomeUnknown: the engine stopped before it could learn whether
 	// the request's batch committed. Never retry it blindly.
 	ErrOutcomeUnknown = errors.New("txnengine: commit outcome unknown")
@@ -32,12 +35,13 @@ var (
 )
 
 // Reasons carried in an errdetails.ErrorInfo of an Unavailable status.
-// Both mean "the transaction did not commit and may be retried on the
+// Each means "the transaction did not commit and may be retried on the
 // leader"; Client relies on them.
 const (
 	ErrorDomain           = "txnengine.ovsdb-etcd"
 	ReasonNotLeader       = "NOT_LEADER"
 	ReasonLeadershipLost  = "LEADERSHIP_LOST"
+	ReasonNotCommitted    = "NOT_COMMITTED"
 	MetadataLeaderAddress = "leader"
 )
 
@@ -79,6 +83,8 @@ func toStatus(err error) error {
 		return withInfo(codes.Unavailable, err.Error(), ReasonNotLeader, leader)
 	case errors.Is(err, ErrLeadershipLost), errors.Is(err, ErrClosed):
 		return withInfo(codes.Unavailable, err.Error(), ReasonLeadershipLost, "")
+	case errors.Is(err, ErrNotCommitted):
+		return withInfo(codes.Unavailable, err.Error(), ReasonNotCommitted, "")
 	case errors.Is(err, ErrOutcomeUnknown):
 		return status.Error(codes.Unknown, err.Error())
 	case errors.Is(err, ErrUnknownDatabase):
@@ -94,7 +100,7 @@ func toStatus(err error) error {
 }
 
 func isOurs(err error) bool {
-	for _, s := range []error{ErrNotLeader, ErrLeadershipLost, ErrOutcomeUnknown, ErrUnknownDatabase,
+	for _, s := range []error{ErrNotLeader, ErrLeadershipLost, ErrNotCommitted, ErrOutcomeUnknown, ErrUnknownDatabase,
 		ErrBadRequest, ErrOverloaded, ErrClosed, ErrSchemaMismatch, context.Canceled, context.DeadlineExceeded} {
 		if errors.Is(err, s) {
 			return true
@@ -128,7 +134,8 @@ func notExecuted(err error) (leader string, ok bool) {
 		if !isInfo || info.Domain != ErrorDomain {
 			continue
 		}
-		if info.Reason == ReasonNotLeader || info.Reason == ReasonLeadershipLost {
+		switch info.Reason {
+		case ReasonNotLeader, ReasonLeadershipLost, ReasonNotCommitted:
 			return info.Metadata[MetadataLeaderAddress], true
 		}
 	}

@@ -361,9 +361,21 @@ func (t *term) process(ctx context.Context, batch []*request, drain bool) (commi
 			committed = committed || c
 		}
 		return committed, nil
+	case errors.Is(cerr, errNotApplied):
+		// Nothing of the batch is in etcd, and we may still lead: reload
+		// and answer retryably; the next commit's fence tells.
+		if err := t.load(ctx); err != nil {
+			t.failAll(done, cerr)
+			return false, fmt.Errorf("reload after a commit that did not apply: %w", err)
+		}
+		for _, x := range done {
+			t.e.metrics.transactions.WithLabelValues("unavailable").Inc()
+			x.r.answer(Response{}, cerr)
+		}
+		return false, nil
 	default:
-		// Fenced, not applied, or unresolved: nothing of this batch is in
-		// etcd, or we cannot tell. Either way the term ends.
+		// Fenced or unresolved: nothing of this batch is in etcd, or we
+		// cannot tell. Either way the term ends.
 		t.failAll(done, cerr)
 		return false, cerr
 	}
@@ -472,6 +484,10 @@ func normalizeReply(reply []any) []any {
 // at Warn with its step breakdown.
 const slowRequest = time.Second
 
+// errNotApplied: a batch Txn's answer was lost and resolveUnknown proved
+// that it did not apply (and never will).
+var errNotApplied = errors.New("commit did not apply")
+
 // errTooLarge: etcd refused a Txn for its size before applying it.
 var errTooLarge = errors.New("transaction too large for the etcd cluster")
 
@@ -547,7 +563,7 @@ func (t *term) commit(ctx context.Context, b *batch) (int64, error) {
 		return rev, nil
 	}
 	t.log.Info("unknown commit outcome resolved: not applied")
-	return 0, fmt.Errorf("%w: commit failed (%w) and did not apply", ErrLeadershipLost, err)
+	return 0, fmt.Errorf("%w: %w (%w)", ErrNotCommitted, errNotApplied, err)
 }
 
 func (t *term) setRev(rev int64) {
