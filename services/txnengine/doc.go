@@ -1,24 +1,35 @@
 // Package txnengine is the transaction stage of the ovsdb-etcd pipeline
 // (DESIGN.md): the one process that changes OVSDB data in etcd.
 //
-// What it owns: the leader election on <prefix>/<service>/_/_txnengine,
-// the leader's authoritative in-memory copy of every database (txn.Database),
-// the group-commit loop that executes OVSDB transactions against that copy
-// and writes their net effect to etcd in one fenced Txn per batch, parked
+// What it owns: the leader election on <prefix>/<service>/_/_txnengine/
+// (concurrency.Session + Election; the value is the leader's advertised
+// gRPC address), the leader's authoritative in-memory copy of every
+// database (txn.Database, loaded at one revision when a term starts), the
+// group-commit loop that executes OVSDB transactions against that copy and
+// writes their net effect to etcd in one fenced Txn per batch, parked
 // "wait" transactions, and periodic etcd compaction. It also provides the
-// gRPC service of proto/ovsdbetcd/txnengine/v1 and a Client that follows
-// the leader for the frontend.
+// gRPC service of proto/ovsdbetcd/txnengine/v1 (Register, Run) and a
+// Client that follows the leader for the frontend.
 //
 // Invariants:
-//   - Only the commit loop of the current term touches the in-memory
-//     databases; everything else sends it work on a bounded channel with a
-//     reply channel of capacity 1.
-//   - Every write Txn carries CreateRevision(leaderKey) == leaderRev and
-//     ModRevision(marker) == the marker's last known revision in its
-//     If-clause, so a deposed leader can never write and a Txn whose outcome
-//     is unknown can be resolved (see resolveUnknown).
-//   - A request is answered only after etcd acknowledged its batch, and is
-//     answered Unavailable (retryable) only when it provably did not commit.
+//   - Only the commit loop of the current term (term.run) touches the
+//     in-memory databases; callers send it work on a bounded channel with
+//     a reply channel of capacity 1, and every request taken is answered
+//     exactly once before the term's done channel closes.
+//   - Every batch Txn has If(CreateRevision(leaderKey) == leaderRev,
+//     ModRevision(marker) == markerRev) and puts the batch id to marker, a
+//     key only this term writes (keys.Marker). The first compare fences a
+//     deposed leader; the second makes each batch apply at most once and
+//     lets resolveUnknown decide a Txn whose answer was lost.
+//   - A request is answered only after etcd acknowledged its batch. It is
+//     answered Unavailable with an ErrorInfo reason (NOT_LEADER,
+//     LEADERSHIP_LOST, NOT_COMMITTED) only when it provably did not commit;
+//     Client retries exactly those, and dial failures.
+//   - One etcd op per key per Txn: a batch is coalesced to its net effect.
+//
+// Known limits: "assert" trusts the lock names the frontend sends
+// (TransactRequest.held_locks); the per-lock compare of DESIGN.md "Locks"
+// arrives with cluster-wide locks.
 //
 // What it must not do: build etcd keys by hand (internal/keys does), speak
 // the OVSDB wire protocol (the frontend does), or stream updates (the
