@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -72,7 +74,7 @@ func startServerOn(t testing.TB, be *fakeBackend, mutate func(*Config), wrap fun
 	if be.etcd != nil {
 		deps.Etcd = be.etcd
 	}
-	srv, err := New(t.Context(), cfg, deps)
+	srv, err := New(t.Context(), cfg, deps, WithLogger(testLogger(t)))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -245,3 +247,20 @@ func normalize(v any) any {
 }
 
 func jsonrpcTLS(c *tls.Config) jsonrpc.ClientOption { return jsonrpc.WithTLSConfig(c) }
+
+// testLogger logs through t, so a test's server logs show with it (not
+// for fuzz targets, which may not log through f).
+func testLogger(t testing.TB) *slog.Logger {
+	if _, isFuzz := t.(*testing.F); isFuzz {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
+}
