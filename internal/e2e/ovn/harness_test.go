@@ -161,6 +161,32 @@ func (p *proc) stop() error {
 	}
 }
 
+// quit sends SIGQUIT, so that a Go child prints its goroutines into its
+// output, and waits for it to exit.
+func (p *proc) quit() {
+	if !p.running() {
+		return
+	}
+	p.killed = true
+	_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+	if p.wait(stopTimeout) != nil {
+		p.kill()
+	}
+}
+
+// wait waits at most timeout for the child to exit and reports whether it
+// did not.
+func (p *proc) wait(timeout time.Duration) error {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-p.exited:
+		return nil
+	case <-timer.C:
+		return fmt.Errorf("%s still running after %v", p.name, timeout)
+	}
+}
+
 // kill sends SIGKILL and waits for the child.
 func (p *proc) kill() {
 	p.killed = true
@@ -238,6 +264,9 @@ func waitServing(t testing.TB, p *proc, addr string, want ...string) {
 		case <-exited:
 			t.Fatalf("%s exited before serving %s: %v (last probe: %v)", p.name, addr, p.err, last)
 		case <-ctx.Done():
+			if p != nil {
+				p.quit()
+			}
 			t.Fatalf("%s not serving after %v: %v", addr, readyTimeout, last)
 		case <-tick.C:
 		}
@@ -332,7 +361,7 @@ func startRoles(t testing.TB, n int) *roles {
 	for i := range n {
 		sock := filepath.Join(r.dir, fmt.Sprintf("fe%d.sock", i))
 		p := startProc(t, fmt.Sprintf("frontend-%d", i), binPath, "frontend", "--etcd-endpoints", r.eps,
-			"--log-level", "warn", "--monitorhub", "unix:"+r.hubSock, "--remote", "punix:"+sock)
+			"--log-level", logLevel(), "--monitorhub", "unix:"+r.hubSock, "--remote", "punix:"+sock)
 		r.frontends = append(r.frontends, p)
 		r.socks = append(r.socks, sock)
 	}
@@ -358,6 +387,15 @@ func (r *roles) restartFrontend(i int, between func()) {
 	}
 	p.start()
 	waitServing(r.t, p, r.Addr(i), nbDB, sbDB)
+}
+
+// logLevel is the log level of the role processes: $OVN_E2E_LOG_LEVEL,
+// or warn.
+func logLevel() string {
+	if l := os.Getenv("OVN_E2E_LOG_LEVEL"); l != "" {
+		return l
+	}
+	return "warn"
 }
 
 // dial connects a JSON-RPC client to addr, closed in t.Cleanup.
