@@ -251,6 +251,7 @@ func jsonrpcTLS(c *tls.Config) jsonrpc.ClientOption { return jsonrpc.WithTLSConf
 // testLogger logs through t, so a test's server logs show with it (not
 // for fuzz targets, which may not log through f).
 func testLogger(t testing.TB) *slog.Logger {
+	t.Helper()
 	if _, isFuzz := t.(*testing.F); isFuzz {
 		return slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

@@ -131,9 +131,9 @@ func New(ctx context.Context, cfg Config, deps Deps, opts ...Option) (*Server, e
 	}
 	if deps.ClusterID == 0 && deps.Etcd != nil {
 		// Transaction ids carry the etcd cluster id (DESIGN.md).
-		resp, err := deps.Etcd.Get(ctx, "\x00", clientv3.WithCountOnly())
-		if err != nil {
-			return nil, fmt.Errorf("frontend: read etcd cluster id: %w", err)
+		resp, gerr := deps.Etcd.Get(ctx, "\x00", clientv3.WithCountOnly())
+		if gerr != nil {
+			return nil, fmt.Errorf("frontend: read etcd cluster id: %w", gerr)
 		}
 		deps.ClusterID = resp.Header.GetClusterId()
 		s.deps.ClusterID = deps.ClusterID
