@@ -105,6 +105,10 @@ func runFrontend(ctx context.Context, o *observability, cfg frontend.Config, cli
 		Transactor:  txc,
 		Subscriber:  hubSubscriber{hc},
 		LoadSchemas: waitForSchemas(log, schemaRetryInterval, etcdSchemaLoader(cli, l)),
+		// Etcd makes locks cluster-wide (DESIGN.md "Locks") and gives the
+		// cluster id that transaction ids are derived from.
+		Etcd: cli,
+		Keys: l,
 	}
 	return frontend.Run(ctx, cfg, deps, frontend.WithLogger(log))
 }
