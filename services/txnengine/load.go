@@ -54,7 +54,7 @@ func (t *term) loadDB(ctx context.Context, name string, db *txn.Database, rev in
 	n := 0
 	for {
 		resp, err := t.e.cli.Get(ctx, key, clientv3.WithRange(end), clientv3.WithRev(rev),
-			clientv3.WithLimit(loadPageSize), clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
+			clientv3.WithLimit(loadPageSize)) // etcd returns ranges in key order
 		if err != nil {
 			return n, fmt.Errorf("read rows at rev %d: %w", rev, err)
 		}
