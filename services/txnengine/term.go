@@ -337,12 +337,9 @@ func (t *term) process(ctx context.Context, batch []*request, drain bool) (commi
 		return true, nil
 	case errors.Is(cerr, errTooLarge):
 		// etcd refused the Txn before applying it: memory is ahead of
-		// etcd, so reload, then commit each transaction on its own so
-		// that only the one past the limits fails.
-		if err := t.load(ctx); err != nil {
-			t.failAll(done, fmt.Errorf("%w: reload failed: %w", ErrLeadershipLost, err))
-			return false, fmt.Errorf("reload after refused commit: %w", err)
-		}
+		// etcd, so undo the batch, then commit each transaction on its
+		// own so that only the one past the limits fails.
+		t.revert(done)
 		if len(done) == 1 {
 			t.publish(ctx, done, 0, cerr)
 			return false, nil
@@ -362,12 +359,9 @@ func (t *term) process(ctx context.Context, batch []*request, drain bool) (commi
 		}
 		return committed, nil
 	case errors.Is(cerr, errNotApplied):
-		// Nothing of the batch is in etcd, and we may still lead: reload
+		// Nothing of the batch is in etcd, and we may still lead: undo it
 		// and answer retryably; the next commit's fence tells.
-		if err := t.load(ctx); err != nil {
-			t.failAll(done, cerr)
-			return false, fmt.Errorf("reload after a commit that did not apply: %w", err)
-		}
+		t.revert(done)
 		for _, x := range done {
 			t.e.metrics.transactions.WithLabelValues("unavailable").Inc()
 			x.r.answer(Response{}, cerr)
@@ -378,6 +372,17 @@ func (t *term) process(ctx context.Context, batch []*request, drain bool) (commi
 		// cannot tell. Either way the term ends.
 		t.failAll(done, cerr)
 		return false, cerr
+	}
+}
+
+// revert undoes the in-memory changes of the executed transactions of a
+// batch that did not commit, newest first, restoring the state etcd holds.
+func (t *term) revert(done []executed) {
+	for i := len(done) - 1; i >= 0; i-- {
+		x := done[i]
+		if len(x.res.Changes) > 0 {
+			t.dbs[x.r.db].Revert(x.res.Changes)
+		}
 	}
 }
 
