@@ -108,20 +108,50 @@ func waitCaughtUp(ctx context.Context, ws []*watcher, acked []int, timeout time.
 
 // watcher is one watcher's log, fed by its connection's read goroutine.
 type watcher struct {
-	// mu guards log.
+	// mu guards log, live and pending.
 	mu  sync.Mutex
 	log *watchLog
 	tr  *tracker
+	// live is false between sending a monitor request and applying its
+	// reply's initial state: updates that the read goroutine hands over
+	// meanwhile follow that state on the wire, so they wait in pending.
+	live    bool
+	pending []map[txnKey]int
 }
 
 func newWatcher(rowsPerTxn int, tr *tracker) *watcher {
-	return &watcher{log: newWatchLog(rowsPerTxn), tr: tr}
+	return &watcher{log: newWatchLog(rowsPerTxn), tr: tr, live: true}
 }
 
 // update feeds one update's bench rows.
 func (w *watcher) update(rows map[txnKey]int, now time.Time) {
 	w.mu.Lock()
+	if !w.live {
+		w.pending = append(w.pending, rows)
+		w.mu.Unlock()
+		return
+	}
 	done := w.log.observe(rows)
+	w.mu.Unlock()
+	w.tr.saw(done, now)
+}
+
+// hold makes updates wait until start.
+func (w *watcher) hold() {
+	w.mu.Lock()
+	w.live = false
+	w.mu.Unlock()
+}
+
+// start applies a monitor's initial state, then the updates that arrived
+// after it, and lets later updates through.
+func (w *watcher) start(initial map[txnKey]int, now time.Time) {
+	w.mu.Lock()
+	done := w.log.observe(initial)
+	for _, rows := range w.pending {
+		done = append(done, w.log.observe(rows)...)
+	}
+	w.pending, w.live = nil, true
 	w.mu.Unlock()
 	w.tr.saw(done, now)
 }

@@ -165,6 +165,7 @@ func dialWatcher(ctx context.Context, addr string, w *watcher) (*jsonrpc.Client,
 		}
 		w.update(rows, now)
 	}
+	w.hold()
 	c, err := jsonrpc.Dial(ctx, addr, jsonrpc.WithNotificationHandler(handler), jsonrpc.WithClientMaxSize(1<<30))
 	if err != nil {
 		return nil, "", 0, err
@@ -206,7 +207,7 @@ func dialWatcher(ctx context.Context, addr string, w *watcher) (*jsonrpc.Client,
 	for _, v := range rows {
 		n += v
 	}
-	w.update(rows, time.Now())
+	w.start(rows, time.Now())
 	return c, method, n, nil
 }
 

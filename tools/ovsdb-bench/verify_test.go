@@ -280,3 +280,16 @@ func TestSameOrder(t *testing.T) {
 		})
 	}
 }
+
+// An update handed over before the monitor reply is applied follows the
+// reply's initial state.
+func TestWatcherHoldsUpdatesUntilInitialState(t *testing.T) {
+	w := newWatcher(1, newTracker(1))
+	w.hold()
+	w.update(map[txnKey]int{{0, 1}: 1}, time.Now())
+	w.start(map[txnKey]int{{0, 0}: 1}, time.Now())
+	w.update(map[txnKey]int{{0, 2}: 1}, time.Now())
+	if errs := w.check([]int{3}); len(errs) != 0 {
+		t.Errorf("check = %q, want none", errs)
+	}
+}
