@@ -264,7 +264,7 @@ func (t *term) process(ctx context.Context, batch []*request, drain bool) (commi
 	start := time.Now()
 	b := newBatch(t.e.keys)
 	var done []executed
-	ectx, span := t.e.tracer.Start(ctx, "txnengine.execute")
+	_, span := t.e.tracer.Start(ctx, "txnengine.execute")
 	for i := 0; ; i++ {
 		if i == len(batch) {
 			if !drain || b.ops() >= t.e.cfg.MaxBatchOps || b.bytes >= t.e.cfg.MaxBatchBytes || len(batch) >= t.e.cfg.MaxBatchOps {
@@ -284,6 +284,9 @@ func (t *term) process(ctx context.Context, batch []*request, drain bool) (commi
 			r.answer(Response{}, err) // never executed
 			continue
 		}
+		// The batch's spans are linked to each request's trace (the
+		// frontend's, through otelgrpc), since one batch serves many.
+		span.AddLink(trace.LinkFromContext(r.ctx))
 		db := t.dbs[r.db]
 		r.executed = time.Now()
 		expired := !r.deadline.IsZero() && !time.Now().Before(r.deadline)
@@ -319,7 +322,6 @@ func (t *term) process(ctx context.Context, batch []*request, drain bool) (commi
 	}
 	span.SetAttributes(attribute.Int("batch_size", len(done)), attribute.Int64("leader_rev", t.leaderRev))
 	span.End()
-	_ = ectx
 	if len(done) == 0 {
 		return false, nil
 	}
