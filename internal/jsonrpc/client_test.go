@@ -197,8 +197,8 @@ func TestClientServerGoesAway(t *testing.T) {
 	defer cancel()
 	accepted := make(chan net.Conn, 1)
 	go func() {
-		conn, err := ln.Accept()
-		if err == nil {
+		conn, aerr := ln.Accept()
+		if aerr == nil {
 			accepted <- conn
 		}
 	}()

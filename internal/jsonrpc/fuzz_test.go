@@ -46,8 +46,8 @@ func FuzzDecoder(f *testing.F) {
 				t.Fatalf("re-encode %+v: %v", m, err)
 			}
 			var m2 jsonrpc.Message
-			if err := json.Unmarshal(b, &m2); err != nil {
-				t.Fatalf("decode re-encoded %s: %v", b, err)
+			if uerr := json.Unmarshal(b, &m2); uerr != nil {
+				t.Fatalf("decode re-encoded %s: %v", b, uerr)
 			}
 			if m2.Method != m.Method || m2.IsNotification() != m.IsNotification() {
 				t.Fatalf("round trip changed %+v into %+v", m, m2)

@@ -411,7 +411,11 @@ func AtomString(a Atom) string {
 	return ""
 }
 
-// stringNeedsQuotes mirrors ovsdb-data.c string_needs_quotes.
+// stringNeedsQuotes mirrors ovsdb-data.c string_needs_quotes: a string
+// is written bare when it starts with a letter or '_', continues with
+// letters, digits, '_', '-' or '.', and is neither a boolean nor a UUID
+// (ovsdb-server reports an index violation on "ls1" as "(ls1)" and one on
+// "1a" as "(\"1a\")").
 func stringNeedsQuotes(s string) bool {
 	if s == "" {
 		return true
@@ -421,7 +425,7 @@ func stringNeedsQuotes(s string) bool {
 		return true
 	}
 	for i := 1; i < len(s); i++ {
-		if c := s[i]; !isAlpha(c) && c != '_' && c != '-' && c != '.' {
+		if c := s[i]; !isAlpha(c) && (c < '0' || c > '9') && c != '_' && c != '-' && c != '.' {
 			return true
 		}
 	}

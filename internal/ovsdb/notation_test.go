@@ -245,7 +245,8 @@ func TestAtomString(t *testing.T) {
 		a    Atom
 		want string
 	}{
-		{"abc", "abc"}, {"a-b.c_d", "a-b.c_d"}, {"", `""`}, {"1a", `"1a"`}, {"a1", `"a1"`}, {"true", `"true"`},
+		{"abc", "abc"}, {"a-b.c_d", "a-b.c_d"}, {"", `""`}, {"1a", `"1a"`}, {"a1", "a1"}, {"ls1", "ls1"},
+		{"Ab9.z", "Ab9.z"}, {"_9", "_9"}, {"true", `"true"`},
 		{"a b", `"a b"`}, {"01234567-89ab-cdef-0123-456789abcdef", `"01234567-89ab-cdef-0123-456789abcdef"`},
 		{int64(-3), "-3"}, {0.1 + 0.2, "0.3"}, {true, "true"}, {UUID{}, "00000000-0000-0000-0000-000000000000"},
 	}

@@ -110,7 +110,7 @@ func shortTempDir(t testing.TB) string {
 	if len(dir) < 70 {
 		return dir
 	}
-	dir, err := os.MkdirTemp("", "refsrv")
+	dir, err := os.MkdirTemp("", "refsrv") //nolint:usetesting // t.TempDir() above is too long for a unix socket path
 	if err != nil {
 		t.Fatalf("refserver: %v", err)
 	}
@@ -126,8 +126,11 @@ func schemaName(path string) (string, error) {
 	var sch struct {
 		Name string `json:"name"`
 	}
-	if err := json.Unmarshal(data, &sch); err != nil || sch.Name == "" {
-		return "", fmt.Errorf("schema %s has no name: %v", path, err)
+	if err := json.Unmarshal(data, &sch); err != nil {
+		return "", fmt.Errorf("schema %s: %w", path, err)
+	}
+	if sch.Name == "" {
+		return "", fmt.Errorf("schema %s has no name", path)
 	}
 	return sch.Name, nil
 }
@@ -214,8 +217,11 @@ func (s *Server) probe(ctx context.Context) error {
 			Leader    bool   `json:"leader"`
 		} `json:"rows"`
 	}
-	if err := json.Unmarshal(res, &reply); err != nil || len(reply) != 1 {
-		return fmt.Errorf("bad _Server reply %s: %v", res, err)
+	if err := json.Unmarshal(res, &reply); err != nil {
+		return fmt.Errorf("bad _Server reply %s: %w", res, err)
+	}
+	if len(reply) != 1 {
+		return fmt.Errorf("bad _Server reply %s: %d results, want 1", res, len(reply))
 	}
 	ready := map[string]bool{}
 	for _, r := range reply[0].Rows {

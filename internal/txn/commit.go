@@ -103,7 +103,7 @@ func rowsEqual(t *table, a, b ovsdb.Row) bool {
 // determineChanges drops modified rows whose columns all equal their old
 // values, and reports whether anything is left to commit.
 func (x *txn) determineChanges() bool {
-	any := false
+	changed := false
 	_ = x.eachRow(func(tt *txnTable, tr *txnRow) *ovsdb.Error {
 		switch {
 		case tr.old != nil && tr.new != nil:
@@ -116,10 +116,10 @@ func (x *txn) determineChanges() bool {
 		default:
 			tr.changed = true
 		}
-		any = true
+		changed = true
 		return nil
 	})
-	return any
+	return changed
 }
 
 func (x *txn) forEachStrongRef(t *table, uuid ovsdb.UUID, row ovsdb.Row, fn func(c *schema.Column, bt ovsdb.BaseType, target ovsdb.UUID) *ovsdb.Error) *ovsdb.Error {
@@ -204,10 +204,10 @@ func (x *txn) updateRefCounts() *ovsdb.Error {
 
 // refDiff returns, for the reference columns that differ, the elements
 // removed from and added to each (ovsdb_datum_added_removed).
-func refDiff(t *table, old, new ovsdb.Row) (removed, added ovsdb.Row) {
+func refDiff(t *table, oldRow, newRow ovsdb.Row) (removed, added ovsdb.Row) {
 	removed, added = ovsdb.Row{}, ovsdb.Row{}
 	for _, c := range t.refCols {
-		o, n := old[c.Name], new[c.Name]
+		o, n := oldRow[c.Name], newRow[c.Name]
 		if o.Equal(n) {
 			continue
 		}
@@ -254,8 +254,8 @@ func (x *txn) deleteGarbage(t *table, tr *txnRow) {
 // checkMaxRows is check_max_rows.
 func (x *txn) checkMaxRows() *ovsdb.Error {
 	for _, tt := range x.order {
-		max := tt.t.ts.MaxRows
-		if max <= 0 {
+		maxRows := tt.t.ts.MaxRows
+		if maxRows <= 0 {
 			continue
 		}
 		n := int64(len(tt.t.rows))
@@ -268,10 +268,10 @@ func (x *txn) checkMaxRows() *ovsdb.Error {
 				n--
 			}
 		}
-		if n > max {
+		if n > maxRows {
 			return ovsdb.NewError(ovsdb.TagConstraintViolation,
 				"transaction causes \"%s\" table to contain %d rows, greater than the schema-defined limit of %d row(s)",
-				tt.t.name, n, max)
+				tt.t.name, n, maxRows)
 		}
 	}
 	return nil
@@ -323,10 +323,11 @@ func (x *txn) assessWeakRefs() *ovsdb.Error {
 			// does not exist.
 			drop := func(bt ovsdb.BaseType, a ovsdb.Atom, added bool) bool {
 				u, _ := a.(ovsdb.UUID)
-				if deleted[rowKey{bt.RefTable, u}] && !(u == tr.uuid && bt.RefTable == t.name) {
+				self := u == tr.uuid && bt.RefTable == t.name
+				if deleted[rowKey{bt.RefTable, u}] && !self {
 					return true
 				}
-				if !added || (u == tr.uuid && bt.RefTable == t.name) {
+				if !added || self {
 					return false
 				}
 				dst := x.db.tables[bt.RefTable]

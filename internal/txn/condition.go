@@ -95,7 +95,7 @@ func parseClause(t *schema.Table, v any, sym ovsdb.Symbols) (clause, *ovsdb.Erro
 	typ := col.Type
 	switch fn {
 	case fnLT, fnLE, fnGT, fnGE:
-		if !(typ.IsScalar() || typ.IsOptional()) ||
+		if (!typ.IsScalar() && !typ.IsOptional()) ||
 			(typ.Key.Type != ovsdb.TypeInteger && typ.Key.Type != ovsdb.TypeReal) {
 			return clause{}, syntaxError(v, true, "", "Type mismatch: \"%s\" operator may not be applied to column %s of type %s.",
 				fnName, colName, typeEnglish(typ))

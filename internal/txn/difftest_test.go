@@ -137,6 +137,7 @@ func schemaPath(p string) string {
 }
 
 func runDiffFile(t *testing.T, f diffFile, counts map[string]*featureCount) {
+	t.Helper()
 	sp := schemaPath(f.Schema)
 	data, err := os.ReadFile(sp)
 	if err != nil {
@@ -516,6 +517,7 @@ func canonical(v any) string {
 }
 
 func printDiffSummary(t *testing.T, counts map[string]*featureCount) {
+	t.Helper()
 	features := make([]string, 0, len(counts))
 	for f := range counts {
 		features = append(features, f)

@@ -447,9 +447,10 @@ func (x *txn) query(t *table, cond *Condition) []match {
 	return out
 }
 
-// parseTable is parse_table: the named member must name a table.
-func (x *txn) parseTable(p *opParser, member string) *table {
-	v, ok := p.member(member, kID)
+// parseTable is parse_table: the operation's "table" member must name a
+// table.
+func (x *txn) parseTable(p *opParser) *table {
+	v, ok := p.member("table", kID)
 	if !ok {
 		return nil
 	}
@@ -509,7 +510,7 @@ func (x *txn) parseRow(t *table, v any) (ovsdb.Row, []*schema.Column, *ovsdb.Err
 }
 
 func execInsert(x *txn, p *opParser, result map[string]any) *ovsdb.Error {
-	t := x.parseTable(p, "table")
+	t := x.parseTable(p)
 	uuidJSON, hasUUID := p.member("uuid", kString|kOptional)
 	nameJSON, hasName := p.member("uuid-name", kID|kOptional)
 	rowJSON, _ := p.member("row", kObject)
@@ -607,7 +608,7 @@ func parseColumns(t *table, v any, present bool) ([]*schema.Column, *ovsdb.Error
 }
 
 func execSelect(x *txn, p *opParser, result map[string]any) *ovsdb.Error {
-	t := x.parseTable(p, "table")
+	t := x.parseTable(p)
 	where, _ := p.member("where", kArray)
 	colsJSON, hasCols := p.member("columns", kArray|kOptional)
 	sortJSON, hasSort := p.member("sort", kArray|kOptional)
@@ -667,7 +668,7 @@ func execSelect(x *txn, p *opParser, result map[string]any) *ovsdb.Error {
 }
 
 func execUpdate(x *txn, p *opParser, result map[string]any) *ovsdb.Error {
-	t := x.parseTable(p, "table")
+	t := x.parseTable(p)
 	where, _ := p.member("where", kArray)
 	rowJSON, _ := p.member("row", kObject)
 	if p.err != nil {
@@ -713,7 +714,7 @@ func execUpdate(x *txn, p *opParser, result map[string]any) *ovsdb.Error {
 }
 
 func execMutate(x *txn, p *opParser, result map[string]any) *ovsdb.Error {
-	t := x.parseTable(p, "table")
+	t := x.parseTable(p)
 	where, _ := p.member("where", kArray)
 	mutJSON, _ := p.member("mutations", kArray)
 	if p.err != nil {
@@ -744,7 +745,7 @@ func execMutate(x *txn, p *opParser, result map[string]any) *ovsdb.Error {
 
 func execDelete(x *txn, p *opParser, result map[string]any) *ovsdb.Error {
 	where, _ := p.member("where", kArray)
-	t := x.parseTable(p, "table")
+	t := x.parseTable(p)
 	if p.err != nil {
 		return p.err
 	}
@@ -766,7 +767,7 @@ func execWait(x *txn, p *opParser, _ map[string]any) *ovsdb.Error {
 	colsJSON, hasCols := p.member("columns", kArray|kOptional)
 	untilJSON, _ := p.member("until", kString)
 	rowsJSON, _ := p.member("rows", kArray)
-	t := x.parseTable(p, "table")
+	t := x.parseTable(p)
 	if p.err != nil {
 		return p.err
 	}

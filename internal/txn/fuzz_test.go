@@ -2,6 +2,7 @@ package txn_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"sort"
@@ -50,7 +51,7 @@ func FuzzCondition(f *testing.F) {
 					t.Fatalf("condition %s: both a condition and error %v", data, err)
 				}
 				var oe *ovsdb.Error
-				if !asOVSDB(err, &oe) {
+				if !errors.As(err, &oe) {
 					t.Fatalf("condition %s: error %v is not an OVSDB error", data, err)
 				}
 				continue
@@ -60,14 +61,6 @@ func FuzzCondition(f *testing.F) {
 			}
 		}
 	})
-}
-
-func asOVSDB(err error, target **ovsdb.Error) bool {
-	e, ok := err.(*ovsdb.Error)
-	if ok {
-		*target = e
-	}
-	return ok
 }
 
 // FuzzExecuteJSON runs arbitrary JSON as a transaction: no panic, and a
@@ -93,7 +86,7 @@ func FuzzExecuteJSON(f *testing.F) {
 		if d.Decode(&ops) != nil {
 			return
 		}
-		db := newDB(t, testSchema)
+		db := newDB(t)
 		seed := decode(t, `[{"op":"insert","table":"Root","row":{"name":"a","kids":["named-uuid","k"],"weak":["named-uuid","k"]}},{"op":"insert","table":"Kid","uuid-name":"k","row":{"name":"k"}}]`)
 		txn.Execute(db, seed, txn.Options{NewUUID: seqUUIDs()})
 		before := dump(db)
@@ -148,13 +141,13 @@ func FuzzExecute(f *testing.F) {
 	f.Add([]byte{9, 9, 9, 1, 1, 1, 5, 5, 5, 2, 200, 7, 3, 3, 0, 0, 4, 4, 250, 6})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		g := &gen{data: data}
-		db := newDB(t, testSchema)
+		db := newDB(t)
 		uuids := seqUUIDs()
 		for txnNo := 0; txnNo < 6 && !g.done(); txnNo++ {
 			ops := g.txn(db)
 			// Reload a copy and run the same transaction on both with the
 			// same UUIDs.
-			copyDB := newDB(t, testSchema)
+			copyDB := newDB(t)
 			for _, name := range db.Schema().TableNames {
 				db.Range(name, func(u ovsdb.UUID, row ovsdb.Row) bool {
 					if err := copyDB.Put(name, u, row); err != nil {
@@ -211,9 +204,11 @@ func (g *gen) next(n int) int {
 
 var fuzzNames = []string{"a", "b", "c", "d"}
 
-func (g *gen) existing(db *txn.Database, table string) any {
+// existingKid returns a reference to a Kid row: an existing one, a
+// named-uuid that may or may not be defined, or one to no row.
+func (g *gen) existingKid(db *txn.Database) any {
 	var us []ovsdb.UUID
-	db.Range(table, func(u ovsdb.UUID, _ ovsdb.Row) bool { us = append(us, u); return len(us) < 8 })
+	db.Range("Kid", func(u ovsdb.UUID, _ ovsdb.Row) bool { us = append(us, u); return len(us) < 8 })
 	k := g.next(len(us) + 2)
 	switch {
 	case k < len(us):
@@ -238,16 +233,16 @@ func (g *gen) txn(db *txn.Database) []any {
 		case 0, 1:
 			row := map[string]any{"name": name, "n": json.Number(fmt.Sprint(g.next(110)))}
 			if g.next(2) == 0 {
-				row["kids"] = []any{"set", []any{g.existing(db, "Kid")}}
+				row["kids"] = []any{"set", []any{g.existingKid(db)}}
 			}
 			if g.next(2) == 0 {
-				row["weak"] = g.existing(db, "Kid")
+				row["weak"] = g.existingKid(db)
 			}
 			op = map[string]any{"op": "insert", "table": "Root", "row": row}
 		case 2, 3:
 			row := map[string]any{"name": name}
 			if g.next(2) == 0 {
-				row["sub"] = g.existing(db, "Kid")
+				row["sub"] = g.existingKid(db)
 			}
 			op = map[string]any{"op": "insert", "table": "Kid", "row": row, "uuid-name": "k" + fmt.Sprint(g.next(3))}
 		case 4:
@@ -257,7 +252,7 @@ func (g *gen) txn(db *txn.Database) []any {
 			muts := []any{
 				[]any{"n", []string{"+=", "-=", "*=", "/=", "%="}[g.next(5)], json.Number(fmt.Sprint(g.next(7) - 2))},
 				[]any{"tags", []string{"insert", "delete"}[g.next(2)], []any{"set", []any{fuzzNames[g.next(4)]}}},
-				[]any{"kids", "insert", g.existing(db, "Kid")},
+				[]any{"kids", "insert", g.existingKid(db)},
 			}
 			op = map[string]any{"op": "mutate", "table": "Root", "where": where, "mutations": muts[:1+g.next(3)]}
 		case 6:

@@ -73,7 +73,7 @@ func parseMutation(t *schema.Table, v any, sym ovsdb.Symbols) (mutation, *ovsdb.
 		return syntaxError(v, true, "", "Type mismatch: \"%s\" operator may not be applied to column %s of type %s.",
 			opName, colName, typeEnglish(col.Type))
 	}
-	isSet := !typ.IsMap() && !(typ.Min == 1 && typ.Max == 1)
+	isSet := !typ.IsMap() && (typ.Min != 1 || typ.Max != 1)
 	switch op {
 	case mAdd, mSub, mMul, mDiv, mMod:
 		if (!typ.IsScalar() && !isSet) ||
@@ -251,7 +251,7 @@ func mulOverflows(x, y int64) bool {
 func checkAtom(b ovsdb.BaseType, a ovsdb.Atom) *ovsdb.Error {
 	if b.Enum != nil && findAtom(b.Enum.Keys, a) < 0 {
 		et := ovsdb.Type{Key: ovsdb.NewBaseType(b.Type), Value: ovsdb.BaseType{Type: ovsdb.TypeVoid}, Min: 0, Max: ovsdb.Unlimited}
-		return ovsdb.NewError(ovsdb.TagConstraintViolation, "%s is not one of the allowed values (%s)", atomText(a), datumText(et, *b.Enum))
+		return ovsdb.NewError(ovsdb.TagConstraintViolation, "%s is not one of the allowed values (%s)", ovsdb.AtomString(a), datumText(et, *b.Enum))
 	}
 	switch x := a.(type) {
 	case int64:

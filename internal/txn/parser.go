@@ -3,6 +3,7 @@ package txn
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/ovsdb"
 )
@@ -60,7 +61,7 @@ func isID(s string) bool {
 	}
 	for i := 1; i < len(s); i++ {
 		c := s[i]
-		if !isAlpha(c) && !(c >= '0' && c <= '9') && c != '_' {
+		if !isAlpha(c) && (c < '0' || c > '9') && c != '_' {
 			return false
 		}
 	}
@@ -157,13 +158,15 @@ func (p *opParser) finish() *ovsdb.Error {
 	return p.err
 }
 
-// jsonInt returns the integer value of an integer member.
+// jsonInt returns the integer value of an integer member (one of kind
+// kInteger, whose numberText is a valid int64), and 0 for anything else.
 func jsonInt(v any) int64 {
 	switch x := v.(type) {
 	case json.Number:
-		s := numberText(string(x))
-		var n int64
-		fmt.Sscan(s, &n)
+		n, err := strconv.ParseInt(numberText(string(x)), 10, 64)
+		if err != nil {
+			return 0
+		}
 		return n
 	case int:
 		return int64(x)
@@ -174,3 +177,5 @@ func jsonInt(v any) int64 {
 	}
 	return 0
 }
+
+func isAlpha(c byte) bool { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') }

@@ -148,56 +148,6 @@ func writeJSONString(b *strings.Builder, s string) {
 	b.WriteByte('"')
 }
 
-// atomText is ovsdb_atom_to_string.
-func atomText(a ovsdb.Atom) string {
-	switch x := a.(type) {
-	case int64:
-		return strconv.FormatInt(x, 10)
-	case float64:
-		return realText(x)
-	case bool:
-		if x {
-			return "true"
-		}
-		return "false"
-	case string:
-		if stringNeedsQuotes(x) {
-			var b strings.Builder
-			writeJSONString(&b, x)
-			return b.String()
-		}
-		return x
-	case ovsdb.UUID:
-		return x.String()
-	}
-	return ""
-}
-
-func stringNeedsQuotes(s string) bool {
-	if s == "" {
-		return true
-	}
-	c := s[0]
-	if !isAlpha(c) && c != '_' {
-		return true
-	}
-	for i := 1; i < len(s); i++ {
-		c := s[i]
-		if !isAlpha(c) && !(c >= '0' && c <= '9') && c != '_' && c != '-' && c != '.' {
-			return true
-		}
-	}
-	if s == "true" || s == "false" {
-		return true
-	}
-	if _, err := ovsdb.ParseUUID(s); err == nil {
-		return true
-	}
-	return false
-}
-
-func isAlpha(c byte) bool { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') }
-
 // datumText is ovsdb_datum_to_string.
 func datumText(t ovsdb.Type, d ovsdb.Datum) string {
 	var b strings.Builder
@@ -214,10 +164,10 @@ func datumText(t ovsdb.Type, d ovsdb.Datum) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(atomText(k))
+		b.WriteString(ovsdb.AtomString(k))
 		if isMap {
 			b.WriteByte('=')
-			b.WriteString(atomText(d.Values[i]))
+			b.WriteString(ovsdb.AtomString(d.Values[i]))
 		}
 	}
 	if brackets {

@@ -30,9 +30,10 @@ const testSchema = `{"name":"T","version":"1.0.0","tables":{
  "Few":{"isRoot":true,"maxRows":1,"columns":{"x":{"type":"integer"}}}
 }}`
 
-func newDB(t testing.TB, text string) *txn.Database {
+// newDB returns an empty database of testSchema.
+func newDB(t testing.TB) *txn.Database {
 	t.Helper()
-	s, err := schema.Parse([]byte(text))
+	s, err := schema.Parse([]byte(testSchema))
 	if err != nil {
 		t.Fatalf("parse schema: %v", err)
 	}
@@ -163,7 +164,7 @@ func TestExecute(t *testing.T) {
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			db := newDB(t, testSchema)
+			db := newDB(t)
 			opts := txn.Options{NewUUID: seqUUIDs()}
 			for i, st := range tc.steps {
 				before := dump(db)
@@ -186,7 +187,7 @@ func TestExecute(t *testing.T) {
 }
 
 func TestChangesAndVersions(t *testing.T) {
-	db := newDB(t, testSchema)
+	db := newDB(t)
 	opts := txn.Options{NewUUID: seqUUIDs()}
 	res := txn.Execute(db, decode(t, `[{"op":"insert","table":"Root","row":{"name":"a"}},{"op":"comment","comment":"c1"},{"op":"commit","durable":true}]`), opts)
 	if len(res.Changes) != 1 || res.Changes[0].Old != nil || res.Changes[0].New == nil {
@@ -220,7 +221,7 @@ func TestChangesAndVersions(t *testing.T) {
 }
 
 func TestWaitBlocks(t *testing.T) {
-	db := newDB(t, testSchema)
+	db := newDB(t)
 	ops := decode(t, `[{"op":"wait","table":"Few","timeout":500,"where":[],"until":"!=","rows":[]}]`)
 	res := txn.Execute(db, ops, txn.Options{})
 	if !res.Blocked || res.Reply != nil || res.BlockTimeoutMs != 500 {
@@ -242,7 +243,7 @@ func TestWaitBlocks(t *testing.T) {
 }
 
 func TestAssert(t *testing.T) {
-	db := newDB(t, testSchema)
+	db := newDB(t)
 	has := func(name string) bool { return name == "mine" }
 	res := txn.Execute(db, decode(t, `[{"op":"assert","lock":"mine"}]`), txn.Options{HasLock: has})
 	if got := replyText(t, res.Reply); got != `[{}]` {
@@ -251,7 +252,7 @@ func TestAssert(t *testing.T) {
 }
 
 func TestPutGetAndReload(t *testing.T) {
-	db := newDB(t, testSchema)
+	db := newDB(t)
 	opts := txn.Options{NewUUID: seqUUIDs()}
 	res := txn.Execute(db, decode(t, `[{"op":"insert","table":"Root","row":{"name":"r","kids":["named-uuid","k"]}},{"op":"insert","table":"Kid","uuid-name":"k","row":{"name":"k1"}}]`), opts)
 	if len(res.Changes) != 2 {
@@ -259,7 +260,7 @@ func TestPutGetAndReload(t *testing.T) {
 	}
 	// Reload into a fresh database from the changes, children first: the
 	// reference counts must not depend on load order.
-	db2 := newDB(t, testSchema)
+	db2 := newDB(t)
 	for i := len(res.Changes) - 1; i >= 0; i-- {
 		ch := res.Changes[i]
 		if err := db2.Put(ch.Table, ch.UUID, ch.New); err != nil {
@@ -285,7 +286,7 @@ func TestDeterministic(t *testing.T) {
 	         {"op":"select","table":"Kid","where":[]}]`
 	var first string
 	for i := 0; i < 3; i++ {
-		db := newDB(t, testSchema)
+		db := newDB(t)
 		res := txn.Execute(db, decode(t, ops), txn.Options{NewUUID: seqUUIDs()})
 		got := replyText(t, res) + dump(db)
 		if i == 0 {
@@ -367,7 +368,7 @@ func TestCondition(t *testing.T) {
 }
 
 func TestRevert(t *testing.T) {
-	db := newDB(t, testSchema)
+	db := newDB(t)
 	opts := txn.Options{NewUUID: seqUUIDs()}
 	txn.Execute(db, decode(t, `[{"op":"insert","table":"Root","row":{"name":"r","kids":["named-uuid","k"],"weak":["named-uuid","k"]}},{"op":"insert","table":"Kid","uuid-name":"k","row":{"name":"k1"}}]`), opts)
 	before := dump(db)

@@ -138,7 +138,11 @@ func Run(ctx context.Context, cfg Config) error {
 		<-stopped
 	}
 	if !served {
-		<-serveErr // Serve returns once the server stopped
+		// Serve returns once the server stopped: nil after GracefulStop
+		// or Stop, an error only if it failed on its own meanwhile.
+		if err := <-serveErr; err != nil {
+			runErr = fmt.Errorf("serve gRPC on %s: %w", cfg.Listen, err)
+		}
 	}
 	return runErr
 }
