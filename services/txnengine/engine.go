@@ -252,15 +252,20 @@ func (e *Engine) initSchemas(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("parse schema %s: %w", f, err)
 		}
+		if err := keys.CheckDB(s.Name); err != nil {
+			return fmt.Errorf("schema %s: database name: %w", f, err)
+		}
 		if _, dup := e.dbs[s.Name]; dup {
 			return fmt.Errorf("schema %s: database %q given twice", f, s.Name)
 		}
 		key := e.keys.Schema(s.Name)
-		resp, err := e.cli.Txn(ctx).
+		sctx, cancel := context.WithTimeout(ctx, e.cfg.CommitTimeout)
+		resp, err := e.cli.Txn(sctx).
 			If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
 			Then(clientv3.OpPut(key, string(raw))).
 			Else(clientv3.OpGet(key)).
 			Commit()
+		cancel()
 		if err != nil {
 			return fmt.Errorf("store schema of database %q: %w", s.Name, err)
 		}
