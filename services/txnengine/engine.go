@@ -252,8 +252,8 @@ func (e *Engine) initSchemas(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("parse schema %s: %w", f, err)
 		}
-		if err := keys.CheckDB(s.Name); err != nil {
-			return fmt.Errorf("schema %s: database name: %w", f, err)
+		if nerr := keys.CheckDB(s.Name); nerr != nil {
+			return fmt.Errorf("schema %s: database name: %w", f, nerr)
 		}
 		if _, dup := e.dbs[s.Name]; dup {
 			return fmt.Errorf("schema %s: database %q given twice", f, s.Name)
