@@ -2,6 +2,7 @@ package ovn
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -18,6 +19,17 @@ func startNorthd(t *testing.T, name, dir, nb, sb string) (*proc, string) {
 	ctl := filepath.Join(dir, name+".ctl")
 	p := startProc(t, name, "ovn-northd", "--ovnnb-db="+nb, "--ovnsb-db="+sb, "--unixctl="+ctl,
 		"--no-chdir", "-vconsole:warn", "-vfile:info", "--log-file="+filepath.Join(dir, name+".log"))
+	t.Cleanup(func() {
+		if t.Failed() {
+			if data, err := os.ReadFile(filepath.Join(dir, name+".log")); err == nil {
+				const maxLog = 8 << 10
+				if len(data) > maxLog {
+					data = data[len(data)-maxLog:]
+				}
+				t.Logf("%s log:\n%s", name, data)
+			}
+		}
+	})
 	return p, ctl
 }
 
