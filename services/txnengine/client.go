@@ -63,6 +63,10 @@ type Client struct {
 	cfg      ClientConfig
 	log      *slog.Logger
 
+	// observeLoop's lifetime.
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
 	mu sync.Mutex
 	// mu guards leader (the address believed to lead, "" when unknown),
 	// conns (one connection per address ever dialled) and closed.
@@ -91,14 +95,61 @@ func NewClient(ctx context.Context, etcdClient *clientv3.Client, cfg ClientConfi
 	if c.log == nil {
 		c.log = slog.Default()
 	}
-	if _, _, err := c.lookup(ctx); err != nil {
+	_, rev, err := c.lookup(ctx)
+	if err != nil {
 		c.log.Debug("txnengine leader lookup", "err", err)
 	}
+	octx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	c.wg.Add(1)
+	go c.observeLoop(octx, rev)
 	return c, nil
 }
 
-// Close closes every connection. It is idempotent.
+// observeLoop follows the election as concurrency.Election.Observe does
+// (without a session of its own): on every change of the election keys it
+// looks the leader up again, so that after a failover the next request goes
+// straight to the new leader. Errors only make requests find the leader
+// the slow way (a NOT_LEADER answer), so they are logged at Debug.
+func (c *Client) observeLoop(ctx context.Context, rev int64) {
+	defer c.wg.Done()
+	for ctx.Err() == nil {
+		opts := []clientv3.OpOption{clientv3.WithPrefix()}
+		if rev > 0 {
+			opts = append(opts, clientv3.WithRev(rev+1))
+		}
+		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+		for resp := range c.etcd.Watch(wctx, c.election+"/", opts...) {
+			if err := resp.Err(); err != nil {
+				c.log.Debug("watch txnengine election", "err", err)
+				break
+			}
+			if len(resp.Events) == 0 {
+				continue
+			}
+			if _, _, err := c.lookup(ctx); err != nil {
+				c.log.Debug("txnengine leader lookup", "err", err)
+			}
+		}
+		cancel()
+		rev = 0 // resume from the present after a broken watch
+		if _, r, err := c.lookup(ctx); err == nil {
+			rev = r
+		}
+		t := time.NewTimer(c.cfg.MaxBackoff)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
+}
+
+// Close stops following the election and closes every connection. It is
+// idempotent.
 func (c *Client) Close() error {
+	c.cancel()
+	c.wg.Wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {

@@ -278,6 +278,12 @@ func TestFailover(t *testing.T) {
 		t.Fatal(cerr)
 	}
 	waitLeader(t, e2.Engine)
+	// The client follows the election by itself, before any request.
+	eventually(t, "client following the new leader", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.leader == e2.addr
+	})
 	resp, err := send(`[{"op":"insert","table":"T","row":{"name":"two"}},{"op":"select","table":"T","where":[]}]`)
 	if err != nil {
 		t.Fatalf("transact after failover: %v", err)
