@@ -2,6 +2,7 @@ package txnengine
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"path/filepath"
 	"strings"
@@ -89,6 +90,8 @@ func TestNotExecutedClassification(t *testing.T) {
 		{name: "not leader", err: &notLeaderError{leader: "x"}, want: true},
 		{name: "leadership lost", err: ErrLeadershipLost, want: true},
 		{name: "not committed", err: ErrNotCommitted, want: true},
+		{name: "not committed after a timeout", err: fmt.Errorf("%w: %w", ErrNotCommitted, context.DeadlineExceeded), want: true},
+		{name: "leadership lost on close", err: fmt.Errorf("%w: %w", ErrLeadershipLost, context.Canceled), want: true},
 		{name: "outcome unknown", err: ErrOutcomeUnknown, want: false},
 		{name: "overloaded", err: ErrOverloaded, want: false},
 		{name: "cancelled", err: context.Canceled, want: false},

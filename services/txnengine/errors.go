@@ -69,11 +69,13 @@ func toStatus(err error) error {
 	if _, ok := status.FromError(err); ok && !isOurs(err) {
 		return err
 	}
+	// Our sentinels first: they may wrap the context error that caused
+	// them, and they say more (for example that nothing committed).
 	switch {
-	case errors.Is(err, context.Canceled):
-		return status.Error(codes.Canceled, err.Error())
-	case errors.Is(err, context.DeadlineExceeded):
-		return status.Error(codes.DeadlineExceeded, err.Error())
+	case errors.Is(err, ErrOutcomeUnknown):
+		// Before anything retryable: a request that may have committed
+		// must never look safe to resend.
+		return status.Error(codes.Unknown, err.Error())
 	case errors.Is(err, ErrNotLeader):
 		leader := ""
 		var nl *notLeaderError
@@ -85,8 +87,6 @@ func toStatus(err error) error {
 		return withInfo(codes.Unavailable, err.Error(), ReasonLeadershipLost, "")
 	case errors.Is(err, ErrNotCommitted):
 		return withInfo(codes.Unavailable, err.Error(), ReasonNotCommitted, "")
-	case errors.Is(err, ErrOutcomeUnknown):
-		return status.Error(codes.Unknown, err.Error())
 	case errors.Is(err, ErrUnknownDatabase):
 		return status.Error(codes.NotFound, err.Error())
 	case errors.Is(err, ErrBadRequest):
@@ -95,6 +95,10 @@ func toStatus(err error) error {
 		return status.Error(codes.ResourceExhausted, err.Error())
 	case errors.Is(err, ErrSchemaMismatch):
 		return status.Error(codes.FailedPrecondition, err.Error())
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, err.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, err.Error())
 	}
 	return status.Error(codes.Internal, err.Error())
 }

@@ -112,7 +112,7 @@ func (t *term) noteQueueLen(n int) {
 // finish answers every request the term holds or that is still queued
 // with a retryable error (none of them committed), then closes done.
 func (t *term) finish(cause error) {
-	err := fmt.Errorf("%w: %w", ErrLeadershipLost, cause)
+	err := fmt.Errorf("%w: %s", ErrLeadershipLost, cause.Error()) // the cause is not wrapped: it may be a context error or ErrOutcomeUnknown
 	if errors.Is(cause, context.Canceled) {
 		err = fmt.Errorf("%w: engine closing", ErrLeadershipLost)
 	}
@@ -298,7 +298,7 @@ func (t *term) process(ctx context.Context, batch []*request, drain bool) (commi
 			// may retry; this one would break again, so it gets the error.
 			span.End()
 			t.log.Error("transaction broke the executor; ending the term", "db", r.db, "session", r.session, "err", perr)
-			t.failAll(done, fmt.Errorf("%w: %w", ErrLeadershipLost, perr))
+			t.failAll(done, fmt.Errorf("%w: %s", ErrLeadershipLost, perr.Error()))
 			t.e.metrics.transactions.WithLabelValues("failed").Inc()
 			r.answer(Response{}, perr)
 			return false, perr
@@ -314,7 +314,7 @@ func (t *term) process(ctx context.Context, batch []*request, drain bool) (commi
 			// Encoding a row the executor produced cannot fail unless the
 			// schema and executor disagree; the memory state is suspect.
 			span.End()
-			t.failAll(done, fmt.Errorf("%w: %w", ErrLeadershipLost, err))
+			t.failAll(done, fmt.Errorf("%w: %s", ErrLeadershipLost, err.Error()))
 			r.answer(Response{}, fmt.Errorf("encode rows: %w", err))
 			return false, fmt.Errorf("encode rows: %w", err)
 		}
@@ -353,7 +353,7 @@ func (t *term) process(ctx context.Context, batch []*request, drain bool) (commi
 				// x was answered by process; the rest never ran again.
 				t.e.retire(t)
 				for _, y := range done[i+1:] {
-					y.r.answer(Response{}, fmt.Errorf("%w: %w", ErrLeadershipLost, err))
+					y.r.answer(Response{}, fmt.Errorf("%w: %s", ErrLeadershipLost, err.Error()))
 				}
 				return false, err
 			}
@@ -570,7 +570,7 @@ func (t *term) commit(ctx context.Context, b *batch) (int64, error) {
 		return rev, nil
 	}
 	t.log.Info("unknown commit outcome resolved: not applied")
-	return 0, fmt.Errorf("%w: %w (%w)", ErrNotCommitted, errNotApplied, err)
+	return 0, fmt.Errorf("%w: %w (%s)", ErrNotCommitted, errNotApplied, err.Error())
 }
 
 func (t *term) setRev(rev int64) {
