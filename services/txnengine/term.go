@@ -112,7 +112,9 @@ func (t *term) noteQueueLen(n int) {
 // finish answers every request the term holds or that is still queued
 // with a retryable error (none of them committed), then closes done.
 func (t *term) finish(cause error) {
-	err := fmt.Errorf("%w: %s", ErrLeadershipLost, cause.Error()) // the cause is not wrapped: it may be a context error or ErrOutcomeUnknown
+	// The cause is not wrapped: it may be a context error or
+	// ErrOutcomeUnknown, which would hide that these did not commit.
+	err := fmt.Errorf("%w: %s", ErrLeadershipLost, cause.Error())
 	if errors.Is(cause, context.Canceled) {
 		err = fmt.Errorf("%w: engine closing", ErrLeadershipLost)
 	}
