@@ -331,8 +331,10 @@ func (x *txn) assessWeakRefs() *ovsdb.Error {
 					return false
 				}
 				dst := x.db.tables[bt.RefTable]
-				if dst != nil && x.get(dst, u) != nil {
-					return false
+				if dst != nil {
+					if _, ok := x.get(dst, u); ok {
+						return false
+					}
 				}
 				if u.IsZero() {
 					zero = true
@@ -435,7 +437,7 @@ func (x *txn) duplicateIndex(t *table, cols []*schema.Column, ua ovsdb.UUID, a *
 		if r != nil {
 			return r.new
 		}
-		return t.rows[u].row
+		return t.rowMap(t.rows[u].vals)
 	}
 	// ovsdb-server puts the rows in the order of all their columns, in its
 	// column iteration order, the greater first.
@@ -519,7 +521,7 @@ func (x *txn) apply() []RowChange {
 		} else if e := t.rows[ch.UUID]; e != nil {
 			nd = e.node
 		}
-		x.db.setRowData(t, ch.UUID, ch.New, nd)
+		x.db.setRowData(t, ch.UUID, t.compact(ch.New), nd)
 	}
 	return changes
 }

@@ -186,6 +186,34 @@ func columnDatum(uuid ovsdb.UUID, row ovsdb.Row, name string, typ ovsdb.Type) ov
 	return ovsdb.DefaultDatum(typ)
 }
 
+// matchVals is Match on a committed row of t.
+func (c *Condition) matchVals(t *table, uuid ovsdb.UUID, vals []ovsdb.Datum) bool {
+	if c == nil {
+		return true
+	}
+	for i := range c.clauses {
+		cl := &c.clauses[i]
+		switch cl.fn {
+		case fnTrue:
+			continue
+		case fnFalse:
+			return false
+		}
+		var field ovsdb.Datum
+		if cl.column == "_uuid" {
+			field = ovsdb.Datum{Keys: []ovsdb.Atom{uuid}}
+		} else if j, ok := t.colIdx[cl.column]; ok {
+			field = vals[j]
+		} else {
+			field = ovsdb.DefaultDatum(cl.typ)
+		}
+		if !cl.evalField(field) {
+			return false
+		}
+	}
+	return true
+}
+
 // eval is ovsdb_clause_evaluate.
 func (cl *clause) eval(uuid ovsdb.UUID, row ovsdb.Row) bool {
 	switch cl.fn {
@@ -194,7 +222,11 @@ func (cl *clause) eval(uuid ovsdb.UUID, row ovsdb.Row) bool {
 	case fnFalse:
 		return false
 	}
-	field := columnDatum(uuid, row, cl.column, cl.typ)
+	return cl.evalField(columnDatum(uuid, row, cl.column, cl.typ))
+}
+
+// evalField is ovsdb_clause_evaluate on the clause's column's datum.
+func (cl *clause) evalField(field ovsdb.Datum) bool {
 	typ := cl.typ
 	ordering := cl.fn == fnLT || cl.fn == fnLE || cl.fn == fnGT || cl.fn == fnGE
 	if typ.IsOptional() && len(field.Keys) == 0 && ordering {

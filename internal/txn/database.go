@@ -41,6 +41,9 @@ type table struct {
 	list []*entry
 	// defaults are the columns' default datums, shared by inserted rows.
 	defaults map[string]ovsdb.Datum
+	// colIdx maps a column name to its index in entry.vals: the position
+	// in cols, and len(cols) for "_version".
+	colIdx map[string]int
 	// cols are the user columns by name; refCols those that may hold
 	// references.
 	cols    []*schema.Column
@@ -57,8 +60,13 @@ type table struct {
 	weakIn   map[ovsdb.UUID]map[rowKey]int
 }
 
+// entry is a committed row. Its columns are kept as a slice indexed like
+// table.cols, with "_version" last (see table.colIdx), not as an
+// ovsdb.Row: a Go map per row costs about three times the slice, and a
+// database holds every row of every table. Maps are built only for the
+// rows a transaction touches or a caller asks for (rowMap).
 type entry struct {
-	row  ovsdb.Row
+	vals []ovsdb.Datum
 	node *rnode
 	pos  int
 }
@@ -82,9 +90,12 @@ func NewDatabase(s *schema.Database) *Database {
 			t.cols = append(t.cols, c)
 		}
 		sort.Slice(t.cols, func(i, j int) bool { return t.cols[i].Name < t.cols[j].Name })
-		for _, c := range t.cols {
+		t.colIdx = make(map[string]int, len(t.cols)+1)
+		for i, c := range t.cols {
 			t.defaults[c.Name] = ovsdb.DefaultDatum(c.Type)
+			t.colIdx[c.Name] = i
 		}
+		t.colIdx["_version"] = len(t.cols)
 		names := make([]string, len(t.cols))
 		for i, c := range t.cols {
 			names[i] = c.Name
@@ -124,20 +135,7 @@ func (db *Database) Put(tableName string, uuid ovsdb.UUID, row ovsdb.Row) error 
 	if t == nil {
 		return fmt.Errorf("put row %s: no table %q in database %q", uuid, tableName, db.schema.Name)
 	}
-	full := make(ovsdb.Row, len(t.cols)+1)
-	for _, c := range t.cols {
-		if d, ok := row[c.Name]; ok {
-			full[c.Name] = d
-		} else {
-			full[c.Name] = t.defaults[c.Name]
-		}
-	}
-	if v, ok := row["_version"]; ok {
-		full["_version"] = v
-	} else {
-		full["_version"] = ovsdb.Datum{Keys: []ovsdb.Atom{ovsdb.UUID{}}}
-	}
-	db.setRow(t, uuid, full)
+	db.setRow(t, uuid, t.compact(row))
 	return nil
 }
 
@@ -163,7 +161,7 @@ func (db *Database) Revert(changes []RowChange) {
 		if t == nil {
 			continue
 		}
-		db.setRow(t, ch.UUID, ch.Old)
+		db.setRow(t, ch.UUID, t.compact(ch.Old))
 	}
 }
 
@@ -174,7 +172,7 @@ func (db *Database) Get(tableName string, uuid ovsdb.UUID) ovsdb.Row {
 		return nil
 	}
 	if e := t.rows[uuid]; e != nil {
-		return e.row
+		return t.rowMap(e.vals)
 	}
 	return nil
 }
@@ -188,22 +186,56 @@ func (db *Database) Len(tableName string) int {
 }
 
 // Range calls fn for every row of a table until fn returns false. The
-// rows must not be modified.
+// rows must not be modified. Each row is built for the call (rows are not
+// stored as maps), so Range over a large table allocates.
 func (db *Database) Range(tableName string, fn func(uuid ovsdb.UUID, row ovsdb.Row) bool) {
 	t := db.tables[tableName]
 	if t == nil {
 		return
 	}
 	for nd := t.hm.first(); nd != nil; nd = t.hm.next(nd) {
-		if e := nd.e; e != nil && !fn(nd.uuid, e.row) {
+		if e := nd.e; e != nil && !fn(nd.uuid, t.rowMap(e.vals)) {
 			return
 		}
 	}
 }
 
+// compact returns row's columns in entry.vals layout, with defaults for
+// missing columns and an all-zero "_version" when it has none; nil for a
+// nil row.
+func (t *table) compact(row ovsdb.Row) []ovsdb.Datum {
+	if row == nil {
+		return nil
+	}
+	vals := make([]ovsdb.Datum, len(t.cols)+1)
+	for i, c := range t.cols {
+		if d, ok := row[c.Name]; ok {
+			vals[i] = d
+		} else {
+			vals[i] = t.defaults[c.Name]
+		}
+	}
+	if v, ok := row["_version"]; ok {
+		vals[len(t.cols)] = v
+	} else {
+		vals[len(t.cols)] = ovsdb.Datum{Keys: []ovsdb.Atom{ovsdb.UUID{}}}
+	}
+	return vals
+}
+
+// rowMap builds the ovsdb.Row of a committed row's columns.
+func (t *table) rowMap(vals []ovsdb.Datum) ovsdb.Row {
+	row := make(ovsdb.Row, len(vals))
+	for i, c := range t.cols {
+		row[c.Name] = vals[i]
+	}
+	row["_version"] = vals[len(t.cols)]
+	return row
+}
+
 // setRow replaces (row non-nil) or removes (row nil) a committed row,
 // keeping the row order, the indexes and the reference maps in step.
-func (db *Database) setRow(t *table, uuid ovsdb.UUID, row ovsdb.Row) {
+func (db *Database) setRow(t *table, uuid ovsdb.UUID, row []ovsdb.Datum) {
 	e := t.rows[uuid]
 	switch {
 	case e == nil && row == nil:
@@ -222,9 +254,9 @@ func (db *Database) setRow(t *table, uuid ovsdb.UUID, row ovsdb.Row) {
 
 // setRowData replaces or removes a committed row without touching the row
 // order (a transaction's commit already put it in place).
-func (db *Database) setRowData(t *table, uuid ovsdb.UUID, row ovsdb.Row, nd *rnode) {
+func (db *Database) setRowData(t *table, uuid ovsdb.UUID, row []ovsdb.Datum, nd *rnode) {
 	if e := t.rows[uuid]; e != nil {
-		db.unlinkRow(t, uuid, e.row)
+		db.unlinkRow(t, uuid, e.vals)
 		if row == nil {
 			last := len(t.list) - 1
 			moved := t.list[last]
@@ -235,12 +267,12 @@ func (db *Database) setRowData(t *table, uuid ovsdb.UUID, row ovsdb.Row, nd *rno
 			delete(t.rows, uuid)
 			return
 		}
-		e.row = row
+		e.vals = row
 	} else {
 		if row == nil {
 			return
 		}
-		e := &entry{row: row, node: nd, pos: len(t.list)}
+		e := &entry{vals: row, node: nd, pos: len(t.list)}
 		if nd != nil {
 			nd.e = e
 		}
@@ -250,19 +282,19 @@ func (db *Database) setRowData(t *table, uuid ovsdb.UUID, row ovsdb.Row, nd *rno
 	db.linkRow(t, uuid, row)
 }
 
-func (db *Database) linkRow(t *table, uuid ovsdb.UUID, row ovsdb.Row) {
+func (db *Database) linkRow(t *table, uuid ovsdb.UUID, row []ovsdb.Datum) {
 	var buf []byte
 	for i, cols := range t.indexCols {
-		buf = indexKey(buf[:0], cols, row)
+		buf = t.indexKeyVals(buf[:0], cols, row)
 		t.indexes[i][string(buf)] = uuid
 	}
 	db.adjustRefs(t, uuid, row, 1)
 }
 
-func (db *Database) unlinkRow(t *table, uuid ovsdb.UUID, row ovsdb.Row) {
+func (db *Database) unlinkRow(t *table, uuid ovsdb.UUID, row []ovsdb.Datum) {
 	var buf []byte
 	for i, cols := range t.indexCols {
-		buf = indexKey(buf[:0], cols, row)
+		buf = t.indexKeyVals(buf[:0], cols, row)
 		if t.indexes[i][string(buf)] == uuid {
 			delete(t.indexes[i], string(buf))
 		}
@@ -272,10 +304,10 @@ func (db *Database) unlinkRow(t *table, uuid ovsdb.UUID, row ovsdb.Row) {
 
 // adjustRefs adds (delta 1) or removes (delta -1) the references held by
 // row to the reference maps of their targets.
-func (db *Database) adjustRefs(t *table, uuid ovsdb.UUID, row ovsdb.Row, delta int) {
+func (db *Database) adjustRefs(t *table, uuid ovsdb.UUID, row []ovsdb.Datum, delta int) {
 	src := rowKey{t.name, uuid}
 	for _, c := range t.refCols {
-		d := row[c.Name]
+		d := t.val(row, c.Name)
 		db.adjustAtomRefs(src, c.Type.Key, d.Keys, delta)
 		if d.Values != nil {
 			db.adjustAtomRefs(src, c.Type.Value, d.Values, delta)
@@ -332,6 +364,22 @@ func indexKey(buf []byte, cols []*schema.Column, row ovsdb.Row) []byte {
 		buf = appendDatumKey(buf, row[c.Name])
 	}
 	return buf
+}
+
+// indexKeyVals is indexKey of a committed row.
+func (t *table) indexKeyVals(buf []byte, cols []*schema.Column, vals []ovsdb.Datum) []byte {
+	for _, c := range cols {
+		buf = appendDatumKey(buf, t.val(vals, c.Name))
+	}
+	return buf
+}
+
+// val returns a committed row's datum of a column other than "_uuid".
+func (t *table) val(vals []ovsdb.Datum, name string) ovsdb.Datum {
+	if i, ok := t.colIdx[name]; ok {
+		return vals[i]
+	}
+	return ovsdb.Datum{}
 }
 
 func appendDatumKey(buf []byte, d ovsdb.Datum) []byte {

@@ -254,17 +254,18 @@ func (x *txn) txnTable(t *table) *txnTable {
 	return tt
 }
 
-// get returns the row as the transaction sees it, or nil.
-func (x *txn) get(t *table, uuid ovsdb.UUID) ovsdb.Row {
+// get returns the row as the transaction sees it; ok is false when there
+// is none.
+func (x *txn) get(t *table, uuid ovsdb.UUID) (m match, ok bool) {
 	if tt := x.tables[t]; tt != nil {
 		if tr := tt.rows[uuid]; tr != nil {
-			return tr.new
+			return match{uuid: uuid, row: tr.new}, tr.new != nil
 		}
 	}
 	if e := t.rows[uuid]; e != nil {
-		return e.row
+		return match{uuid: uuid, vals: e.vals, t: t}, true
 	}
-	return nil
+	return match{}, false
 }
 
 func (x *txn) mayCreate(t *table, uuid ovsdb.UUID) bool {
@@ -298,7 +299,8 @@ func (x *txn) findOrMake(t *table, uuid ovsdb.UUID) *txnRow {
 		return nil
 	}
 	tt := x.txnTable(t)
-	tr := &txnRow{uuid: uuid, old: e.row, new: e.row, nRefs: t.strongIn[uuid]}
+	old := t.rowMap(e.vals)
+	tr := &txnRow{uuid: uuid, old: old, new: old, nRefs: t.strongIn[uuid]}
 	tt.rows[uuid] = tr
 	tt.list = append(tt.list, tr)
 	tt.hm.insert(tr)
@@ -384,31 +386,65 @@ func (x *txn) scan(t *table, cond *Condition) []match {
 	tt := x.tables[t]
 	overlay := tt != nil && len(tt.rows) > 0
 	for _, e := range t.list {
-		row := e.row
 		if overlay {
 			if tr := tt.rows[e.node.uuid]; tr != nil {
-				if row = tr.new; row == nil {
-					continue
+				if tr.new != nil && cond.Match(e.node.uuid, tr.new) {
+					out = append(out, match{uuid: e.node.uuid, row: tr.new})
 				}
+				continue
 			}
 		}
-		if cond.Match(e.node.uuid, row) {
-			out = append(out, match{e.node.uuid, row})
+		if cond.matchVals(t, e.node.uuid, e.vals) {
+			out = append(out, match{uuid: e.node.uuid, vals: e.vals, t: t})
 		}
 	}
 	if tt != nil {
 		for _, tr := range tt.list {
 			if tr.old == nil && tr.new != nil && !tr.dead && cond.Match(tr.uuid, tr.new) {
-				out = append(out, match{tr.uuid, tr.new})
+				out = append(out, match{uuid: tr.uuid, row: tr.new})
 			}
 		}
 	}
 	return out
 }
 
+// match is a row a query found: the transaction's row, or (row nil) a
+// committed row of t, read in place.
 type match struct {
 	uuid ovsdb.UUID
 	row  ovsdb.Row
+	vals []ovsdb.Datum
+	t    *table
+}
+
+// col returns the row's datum of a column ("_uuid" included).
+func (m *match) col(name string, typ ovsdb.Type) ovsdb.Datum {
+	if m.row != nil || m.t == nil {
+		return columnDatum(m.uuid, m.row, name, typ)
+	}
+	if name == "_uuid" {
+		return ovsdb.Datum{Keys: []ovsdb.Atom{m.uuid}}
+	}
+	if i, ok := m.t.colIdx[name]; ok {
+		return m.vals[i]
+	}
+	return ovsdb.DefaultDatum(typ)
+}
+
+// full returns the row as an ovsdb.Row, built for a committed row.
+func (m *match) full() ovsdb.Row {
+	if m.row != nil || m.t == nil {
+		return m.row
+	}
+	return m.t.rowMap(m.vals)
+}
+
+// matches reports whether the row satisfies cond.
+func (m *match) matches(cond *Condition) bool {
+	if m.row != nil || m.t == nil {
+		return cond.Match(m.uuid, m.row)
+	}
+	return cond.matchVals(m.t, m.uuid, m.vals)
 }
 
 // query returns the rows of t that satisfy cond, as the transaction sees
@@ -419,8 +455,8 @@ func (x *txn) query(t *table, cond *Condition) []match {
 		return nil
 	}
 	if u, ok := cond.uuidEquality(); ok {
-		if row := x.get(t, u); row != nil && cond.Match(u, row) {
-			out = append(out, match{u, row})
+		if m, ok := x.get(t, u); ok && m.matches(cond) {
+			out = append(out, m)
 		}
 		return out
 	}
@@ -428,20 +464,19 @@ func (x *txn) query(t *table, cond *Condition) []match {
 	tt := x.tables[t]
 	overlay := tt != nil && len(tt.rows) > 0
 	for nd := t.hm.first(); nd != nil; nd = t.hm.next(nd) {
-		var row ovsdb.Row
 		if overlay {
-			if tr := tt.rows[nd.uuid]; tr != nil {
-				row = tr.new
-			}
-		}
-		if row == nil {
-			if nd.e == nil {
+			if tr := tt.rows[nd.uuid]; tr != nil && tr.new != nil {
+				if cond.Match(nd.uuid, tr.new) {
+					out = append(out, match{uuid: nd.uuid, row: tr.new})
+				}
 				continue
 			}
-			row = nd.e.row
 		}
-		if cond.Match(nd.uuid, row) {
-			out = append(out, match{nd.uuid, row})
+		if nd.e == nil {
+			continue
+		}
+		if cond.matchVals(t, nd.uuid, nd.e.vals) {
+			out = append(out, match{uuid: nd.uuid, vals: nd.e.vals, t: t})
 		}
 	}
 	return out
@@ -645,7 +680,7 @@ func execSelect(x *txn, p *opParser, result map[string]any) *ovsdb.Error {
 		for _, m := range rows {
 			buf = buf[:0]
 			for _, c := range cols {
-				buf = appendDatumKey(buf, columnDatum(m.uuid, m.row, c.Name, c.Type))
+				buf = appendDatumKey(buf, m.col(c.Name, c.Type))
 			}
 			if !seen[string(buf)] {
 				seen[string(buf)] = true
@@ -659,7 +694,7 @@ func execSelect(x *txn, p *opParser, result map[string]any) *ovsdb.Error {
 	for i, m := range rows {
 		obj := make(map[string]any, len(cols))
 		for _, c := range cols {
-			obj[c.Name] = datumReply(c.Type, columnDatum(m.uuid, m.row, c.Name, c.Type))
+			obj[c.Name] = datumReply(c.Type, m.col(c.Name, c.Type))
 		}
 		out[i] = obj
 	}
@@ -696,7 +731,7 @@ func execUpdate(x *txn, p *opParser, result map[string]any) *ovsdb.Error {
 	for _, m := range matches {
 		same := true
 		for _, c := range cols {
-			if !m.row[c.Name].Equal(row[c.Name]) {
+			if !m.col(c.Name, c.Type).Equal(row[c.Name]) {
 				same = false
 				break
 			}
@@ -730,7 +765,7 @@ func execMutate(x *txn, p *opParser, result map[string]any) *ovsdb.Error {
 	}
 	matches := x.query(t, cond)
 	for _, m := range matches {
-		nr, err := applyMutations(m.row, ms)
+		nr, err := applyMutations(m.full(), ms)
 		if err != nil {
 			return err
 		}
@@ -790,9 +825,9 @@ func execWait(x *txn, p *opParser, _ map[string]any) *ovsdb.Error {
 	if until != "==" && until != "!=" {
 		return syntaxError(untilJSON, true, "", "\"until\" must be \"==\" or \"!=\"")
 	}
-	project := func(buf []byte, uuid ovsdb.UUID, row ovsdb.Row) []byte {
+	project := func(buf []byte, m *match) []byte {
 		for _, c := range cols {
-			buf = appendDatumKey(buf, columnDatum(uuid, row, c.Name, c.Type))
+			buf = appendDatumKey(buf, m.col(c.Name, c.Type))
 		}
 		return buf
 	}
@@ -815,13 +850,13 @@ func execWait(x *txn, p *opParser, _ map[string]any) *ovsdb.Error {
 		if d := row["_uuid"]; d.Len() == 1 {
 			uuid, _ = d.Keys[0].(ovsdb.UUID)
 		}
-		buf = project(buf[:0], uuid, row)
+		buf = project(buf[:0], &match{uuid: uuid, row: row})
 		expected[string(buf)] = true
 	}
 	equal := true
 	actual := map[string]bool{}
 	for _, m := range x.scan(t, cond) {
-		buf = project(buf[:0], m.uuid, m.row)
+		buf = project(buf[:0], &m)
 		if !expected[string(buf)] {
 			equal = false
 			break
@@ -923,7 +958,7 @@ func sortRows(rows []match, cols []*schema.Column) {
 	ks := make([]keyed, len(rows))
 	c0 := cols[0]
 	for i, m := range rows {
-		ks[i] = keyed{columnDatum(m.uuid, m.row, c0.Name, c0.Type), m}
+		ks[i] = keyed{m.col(c0.Name, c0.Type), m}
 	}
 	sort.SliceStable(ks, func(i, j int) bool {
 		if r := ks[i].first.Compare(ks[j].first); r != 0 {
@@ -931,7 +966,7 @@ func sortRows(rows []match, cols []*schema.Column) {
 		}
 		a, b := ks[i].m, ks[j].m
 		for _, c := range cols[1:] {
-			r := columnDatum(a.uuid, a.row, c.Name, c.Type).Compare(columnDatum(b.uuid, b.row, c.Name, c.Type))
+			r := a.col(c.Name, c.Type).Compare(b.col(c.Name, c.Type))
 			if r != 0 {
 				return r < 0
 			}
