@@ -37,6 +37,12 @@ const (
 	// DefaultUpdateWaitTimeout bounds how long a transact reply waits for
 	// the update of its own commit to reach the session.
 	DefaultUpdateWaitTimeout = 5 * time.Second
+	// DefaultMonitorSyncTimeout bounds how long a new monitor waits for
+	// its database feed to reach etcd's current revision (read when the
+	// request arrives). It covers one monitorhub progress interval, the
+	// longest the feed takes to learn of a revision that changed another
+	// database.
+	DefaultMonitorSyncTimeout = 2 * time.Second
 	// DefaultReadyTimeout bounds how long Serve waits for every database
 	// feed to load its first snapshot before it listens.
 	DefaultReadyTimeout = 60 * time.Second
@@ -70,10 +76,13 @@ type Config struct {
 	LagBacklogBytes         int
 	MaxInflight             int
 	UpdateWaitTimeout       time.Duration
-	ReadyTimeout            time.Duration
-	WriteTimeout            time.Duration
-	HistoryRevisions        int
-	LockLeaseTTL            time.Duration
+	// MonitorSyncTimeout bounds the catch-up of a new monitor to etcd's
+	// revision (only with Deps.Etcd); 0 skips that catch-up.
+	MonitorSyncTimeout time.Duration
+	ReadyTimeout       time.Duration
+	WriteTimeout       time.Duration
+	HistoryRevisions   int
+	LockLeaseTTL       time.Duration
 	// Registerer receives the frontend's metrics; nil: not registered.
 	Registerer prometheus.Registerer
 }
@@ -88,6 +97,7 @@ func NewConfig() Config {
 		LagBacklogBytes:         DefaultLagBacklogBytes,
 		MaxInflight:             DefaultMaxInflight,
 		UpdateWaitTimeout:       DefaultUpdateWaitTimeout,
+		MonitorSyncTimeout:      DefaultMonitorSyncTimeout,
 		ReadyTimeout:            DefaultReadyTimeout,
 		WriteTimeout:            DefaultWriteTimeout,
 		HistoryRevisions:        DefaultHistoryRevisions,
@@ -107,6 +117,7 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.HistoryRevisions, "frontend-history", c.HistoryRevisions, "recent revisions kept per database for monitor_cond_since")
 	fs.IntVar(&c.LagBacklogBytes, "lag-backlog-bytes", c.LagBacklogBytes, "past this much unsent output, stop reading a client and merge its updates per row")
 	fs.DurationVar(&c.LockLeaseTTL, "lock-lease-ttl", c.LockLeaseTTL, "lease of this frontend's OVSDB lock keys in etcd (whole seconds)")
+	fs.DurationVar(&c.MonitorSyncTimeout, "monitor-sync-timeout", c.MonitorSyncTimeout, "how long a new monitor waits for the database to reach etcd's current revision (0: do not read it)")
 	fs.DurationVar(&c.UpdateWaitTimeout, "update-wait-timeout", c.UpdateWaitTimeout, "how long a transact reply waits for its own update to be sent first")
 }
 
@@ -133,6 +144,8 @@ func (c *Config) Validate() error {
 		return errors.New("frontend: limits must be positive")
 	case c.UpdateWaitTimeout <= 0, c.ReadyTimeout <= 0, c.WriteTimeout <= 0, c.LockLeaseTTL < time.Second:
 		return errors.New("frontend: timeouts must be positive")
+	case c.MonitorSyncTimeout < 0:
+		return errors.New("frontend: negative monitor sync timeout")
 	}
 	return nil
 }

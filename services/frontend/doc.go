@@ -29,6 +29,11 @@
 //     until the feed of its database has advertised the commit revision,
 //     so a client sees the update of its own transaction before the reply
 //     (ovsdb-server's ovsdb_jsonrpc_session_send does the same).
+//   - A new monitor's initial state includes every transaction
+//     acknowledged before its request arrived: the request first waits
+//     (bounded) for the feed to reach the highest revision this frontend
+//     acknowledged on that database and, with Deps.Etcd, etcd's revision
+//     at that moment (catchup.go).
 //   - Queueing never blocks: a feed never waits on a slow client. A
 //     session with more than LagBacklogBytes unsent is not read from, and
 //     its monitors' updates are merged per row until it catches up; past

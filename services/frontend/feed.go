@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/ovsdb"
@@ -64,6 +65,22 @@ type feed struct {
 
 	// snapshot accumulates the chunks of a snapshot; owned by run.
 	snapshot []RawRow
+
+	// committed is the highest revision a transact on this database
+	// through this frontend was answered with: a monitor opened later
+	// must include it (see Server.catchUp).
+	committed atomic.Int64
+}
+
+// noteCommitted records that a transaction committed at rev is about to
+// be acknowledged.
+func (f *feed) noteCommitted(rev int64) {
+	for {
+		cur := f.committed.Load()
+		if rev <= cur || f.committed.CompareAndSwap(cur, rev) {
+			return
+		}
+	}
 }
 
 // histEntry is one revision's changes.

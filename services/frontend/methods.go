@@ -228,6 +228,9 @@ func (s *session) runTransact(ctx context.Context, db *database, key string, in 
 		return
 	}
 	span.SetAttributes(attribute.Int64("rev", resp.GetRevision()))
+	if rev := resp.GetRevision(); rev > 0 && db.feed != nil {
+		db.feed.noteCommitted(rev)
+	}
 	// Only a session that monitors the database can tell whether the
 	// update came before the reply; do not make others wait for it.
 	if rev := resp.GetRevision(); rev > 0 && db.feed != nil && s.monitoring(db) {
@@ -353,6 +356,7 @@ func (s *session) startMonitor(m *jsonrpc.Message, version int) error {
 
 	ctx, cancel := context.WithTimeout(s.ctx, s.srv.cfg.ReadyTimeout)
 	defer cancel()
+	s.srv.catchUp(ctx, db)
 	if err := db.feed.register(ctx, mon, m.ID, since); err != nil {
 		s.mu.Lock()
 		delete(s.monitors, mon.key)

@@ -22,6 +22,10 @@ type metrics struct {
 	resubscribes   prometheus.Counter
 	updateWaitMiss prometheus.Counter
 	lagging        prometheus.Gauge
+	// monitorCatchUps counts new monitors that waited for their feed to
+	// catch up; monitorCatchUpMiss those whose wait timed out.
+	monitorCatchUps    prometheus.Counter
+	monitorCatchUpMiss prometheus.Counter
 
 	backlogMax atomic.Int64 // the value behind backlogHigh
 }
@@ -63,12 +67,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "transact replies sent before their own update arrived (the wait timed out)."}),
 		lagging: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "lagging_monitors",
 			Help: "Monitors of backlogged clients whose updates are being merged per row."}),
+		monitorCatchUps: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "monitor_catch_ups_total",
+			Help: "New monitors that waited for their database feed to reach the last acknowledged revision."}),
+		monitorCatchUpMiss: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "monitor_catch_up_timeouts_total",
+			Help: "New monitors whose wait for the last acknowledged revision timed out."}),
 	}
 	if reg == nil {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.sessions, m.monitors, m.requests, m.transactTime, m.dropped,
-		m.backlogHigh, m.updates, m.feedRevision, m.subscriptions, m.resubscribes, m.updateWaitMiss, m.lagging} {
+		m.backlogHigh, m.updates, m.feedRevision, m.subscriptions, m.resubscribes, m.updateWaitMiss, m.lagging,
+		m.monitorCatchUps, m.monitorCatchUpMiss} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("frontend: register metrics: %w", err)
 		}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/google/uuid"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -58,7 +59,12 @@ type Server struct {
 	tlsCfg   *tls.Config
 	locks    lockManager
 	etcdLks  *etcdLocks // non-nil when locks live in etcd
+	keys     keys.Layout
 	metrics  *metrics
+
+	// testHookCatchUp, if set, is called when a new monitor starts
+	// waiting for its database's feed to catch up.
+	testHookCatchUp atomic.Pointer[func(db string)]
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -163,6 +169,7 @@ func New(ctx context.Context, cfg Config, deps Deps, opts ...Option) (*Server, e
 		if layout.Service() == "" {
 			layout = keys.Default()
 		}
+		s.keys = layout
 		if s.etcdLks, err = newEtcdLocks(deps.Etcd, layout, cfg.LockLeaseTTL, s.log); err != nil {
 			return nil, err
 		}
