@@ -437,7 +437,7 @@ func (x *txn) duplicateIndex(t *table, cols []*schema.Column, ua ovsdb.UUID, a *
 		if r != nil {
 			return r.new
 		}
-		return t.rowMap(t.rows[u].vals)
+		return t.rowMap(t.rows[u].r)
 	}
 	// ovsdb-server puts the rows in the order of all their columns, in its
 	// column iteration order, the greater first.
@@ -521,7 +521,7 @@ func (x *txn) apply() []RowChange {
 		} else if e := t.rows[ch.UUID]; e != nil {
 			nd = e.node
 		}
-		x.db.setRowData(t, ch.UUID, t.compact(ch.New), nd)
+		x.db.setRowData(t, ch.UUID, ch.New, nd)
 	}
 	return changes
 }

@@ -187,7 +187,7 @@ func columnDatum(uuid ovsdb.UUID, row ovsdb.Row, name string, typ ovsdb.Type) ov
 }
 
 // matchVals is Match on a committed row of t.
-func (c *Condition) matchVals(t *table, uuid ovsdb.UUID, vals []ovsdb.Datum) bool {
+func (c *Condition) matchVals(t *table, uuid ovsdb.UUID, r crow) bool {
 	if c == nil {
 		return true
 	}
@@ -203,7 +203,7 @@ func (c *Condition) matchVals(t *table, uuid ovsdb.UUID, vals []ovsdb.Datum) boo
 		if cl.column == "_uuid" {
 			field = ovsdb.Datum{Keys: []ovsdb.Atom{uuid}}
 		} else if j, ok := t.colIdx[cl.column]; ok {
-			field = vals[j]
+			field = t.at(r, j)
 		} else {
 			field = ovsdb.DefaultDatum(cl.typ)
 		}

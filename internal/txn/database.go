@@ -41,9 +41,12 @@ type table struct {
 	list []*entry
 	// defaults are the columns' default datums, shared by inserted rows.
 	defaults map[string]ovsdb.Datum
-	// colIdx maps a column name to its index in entry.vals: the position
-	// in cols, and len(cols) for "_version".
-	colIdx map[string]int
+	// colIdx maps a column name to its index in a crow: the position in
+	// cols, and len(cols) for "_version"; defaultVals holds the defaults
+	// by that index. dense tables keep every column of a crow.
+	colIdx      map[string]int
+	defaultVals []ovsdb.Datum
+	dense       bool
 	// cols are the user columns by name; refCols those that may hold
 	// references.
 	cols    []*schema.Column
@@ -60,13 +63,11 @@ type table struct {
 	weakIn   map[ovsdb.UUID]map[rowKey]int
 }
 
-// entry is a committed row. Its columns are kept as a slice indexed like
-// table.cols, with "_version" last (see table.colIdx), not as an
-// ovsdb.Row: a Go map per row costs about three times the slice, and a
-// database holds every row of every table. Maps are built only for the
-// rows a transaction touches or a caller asks for (rowMap).
+// entry is a committed row. Its columns are kept as a crow, not as an
+// ovsdb.Row: a database holds every row of every table. Maps are built
+// only for the rows a transaction touches or a caller asks for (rowMap).
 type entry struct {
-	vals []ovsdb.Datum
+	r    crow
 	node *rnode
 	pos  int
 }
@@ -96,6 +97,12 @@ func NewDatabase(s *schema.Database) *Database {
 			t.colIdx[c.Name] = i
 		}
 		t.colIdx["_version"] = len(t.cols)
+		t.defaultVals = make([]ovsdb.Datum, len(t.cols)+1)
+		for i, c := range t.cols {
+			t.defaultVals[i] = t.defaults[c.Name]
+		}
+		t.defaultVals[len(t.cols)] = ovsdb.Datum{Keys: []ovsdb.Atom{ovsdb.UUID{}}}
+		t.dense = len(t.cols)+1 > maxSparseCols
 		names := make([]string, len(t.cols))
 		for i, c := range t.cols {
 			names[i] = c.Name
@@ -135,7 +142,7 @@ func (db *Database) Put(tableName string, uuid ovsdb.UUID, row ovsdb.Row) error 
 	if t == nil {
 		return fmt.Errorf("put row %s: no table %q in database %q", uuid, tableName, db.schema.Name)
 	}
-	db.setRow(t, uuid, t.compact(row))
+	db.setRow(t, uuid, row)
 	return nil
 }
 
@@ -161,7 +168,7 @@ func (db *Database) Revert(changes []RowChange) {
 		if t == nil {
 			continue
 		}
-		db.setRow(t, ch.UUID, t.compact(ch.Old))
+		db.setRow(t, ch.UUID, ch.Old)
 	}
 }
 
@@ -172,7 +179,7 @@ func (db *Database) Get(tableName string, uuid ovsdb.UUID) ovsdb.Row {
 		return nil
 	}
 	if e := t.rows[uuid]; e != nil {
-		return t.rowMap(e.vals)
+		return t.rowMap(e.r)
 	}
 	return nil
 }
@@ -194,48 +201,15 @@ func (db *Database) Range(tableName string, fn func(uuid ovsdb.UUID, row ovsdb.R
 		return
 	}
 	for nd := t.hm.first(); nd != nil; nd = t.hm.next(nd) {
-		if e := nd.e; e != nil && !fn(nd.uuid, t.rowMap(e.vals)) {
+		if e := nd.e; e != nil && !fn(nd.uuid, t.rowMap(e.r)) {
 			return
 		}
 	}
 }
 
-// compact returns row's columns in entry.vals layout, with defaults for
-// missing columns and an all-zero "_version" when it has none; nil for a
-// nil row.
-func (t *table) compact(row ovsdb.Row) []ovsdb.Datum {
-	if row == nil {
-		return nil
-	}
-	vals := make([]ovsdb.Datum, len(t.cols)+1)
-	for i, c := range t.cols {
-		if d, ok := row[c.Name]; ok {
-			vals[i] = d
-		} else {
-			vals[i] = t.defaults[c.Name]
-		}
-	}
-	if v, ok := row["_version"]; ok {
-		vals[len(t.cols)] = v
-	} else {
-		vals[len(t.cols)] = ovsdb.Datum{Keys: []ovsdb.Atom{ovsdb.UUID{}}}
-	}
-	return vals
-}
-
-// rowMap builds the ovsdb.Row of a committed row's columns.
-func (t *table) rowMap(vals []ovsdb.Datum) ovsdb.Row {
-	row := make(ovsdb.Row, len(vals))
-	for i, c := range t.cols {
-		row[c.Name] = vals[i]
-	}
-	row["_version"] = vals[len(t.cols)]
-	return row
-}
-
 // setRow replaces (row non-nil) or removes (row nil) a committed row,
 // keeping the row order, the indexes and the reference maps in step.
-func (db *Database) setRow(t *table, uuid ovsdb.UUID, row []ovsdb.Datum) {
+func (db *Database) setRow(t *table, uuid ovsdb.UUID, row ovsdb.Row) {
 	e := t.rows[uuid]
 	switch {
 	case e == nil && row == nil:
@@ -254,9 +228,9 @@ func (db *Database) setRow(t *table, uuid ovsdb.UUID, row []ovsdb.Datum) {
 
 // setRowData replaces or removes a committed row without touching the row
 // order (a transaction's commit already put it in place).
-func (db *Database) setRowData(t *table, uuid ovsdb.UUID, row []ovsdb.Datum, nd *rnode) {
+func (db *Database) setRowData(t *table, uuid ovsdb.UUID, row ovsdb.Row, nd *rnode) {
 	if e := t.rows[uuid]; e != nil {
-		db.unlinkRow(t, uuid, e.vals)
+		db.unlinkRow(t, uuid, e.r)
 		if row == nil {
 			last := len(t.list) - 1
 			moved := t.list[last]
@@ -267,22 +241,22 @@ func (db *Database) setRowData(t *table, uuid ovsdb.UUID, row []ovsdb.Datum, nd 
 			delete(t.rows, uuid)
 			return
 		}
-		e.vals = row
+		e.r = t.compact(row)
 	} else {
 		if row == nil {
 			return
 		}
-		e := &entry{vals: row, node: nd, pos: len(t.list)}
+		e := &entry{r: t.compact(row), node: nd, pos: len(t.list)}
 		if nd != nil {
 			nd.e = e
 		}
 		t.rows[uuid] = e
 		t.list = append(t.list, e)
 	}
-	db.linkRow(t, uuid, row)
+	db.linkRow(t, uuid, t.rows[uuid].r)
 }
 
-func (db *Database) linkRow(t *table, uuid ovsdb.UUID, row []ovsdb.Datum) {
+func (db *Database) linkRow(t *table, uuid ovsdb.UUID, row crow) {
 	var buf []byte
 	for i, cols := range t.indexCols {
 		buf = t.indexKeyVals(buf[:0], cols, row)
@@ -291,7 +265,7 @@ func (db *Database) linkRow(t *table, uuid ovsdb.UUID, row []ovsdb.Datum) {
 	db.adjustRefs(t, uuid, row, 1)
 }
 
-func (db *Database) unlinkRow(t *table, uuid ovsdb.UUID, row []ovsdb.Datum) {
+func (db *Database) unlinkRow(t *table, uuid ovsdb.UUID, row crow) {
 	var buf []byte
 	for i, cols := range t.indexCols {
 		buf = t.indexKeyVals(buf[:0], cols, row)
@@ -304,7 +278,7 @@ func (db *Database) unlinkRow(t *table, uuid ovsdb.UUID, row []ovsdb.Datum) {
 
 // adjustRefs adds (delta 1) or removes (delta -1) the references held by
 // row to the reference maps of their targets.
-func (db *Database) adjustRefs(t *table, uuid ovsdb.UUID, row []ovsdb.Datum, delta int) {
+func (db *Database) adjustRefs(t *table, uuid ovsdb.UUID, row crow, delta int) {
 	src := rowKey{t.name, uuid}
 	for _, c := range t.refCols {
 		d := t.val(row, c.Name)
@@ -367,19 +341,11 @@ func indexKey(buf []byte, cols []*schema.Column, row ovsdb.Row) []byte {
 }
 
 // indexKeyVals is indexKey of a committed row.
-func (t *table) indexKeyVals(buf []byte, cols []*schema.Column, vals []ovsdb.Datum) []byte {
+func (t *table) indexKeyVals(buf []byte, cols []*schema.Column, r crow) []byte {
 	for _, c := range cols {
-		buf = appendDatumKey(buf, t.val(vals, c.Name))
+		buf = appendDatumKey(buf, t.val(r, c.Name))
 	}
 	return buf
-}
-
-// val returns a committed row's datum of a column other than "_uuid".
-func (t *table) val(vals []ovsdb.Datum, name string) ovsdb.Datum {
-	if i, ok := t.colIdx[name]; ok {
-		return vals[i]
-	}
-	return ovsdb.Datum{}
 }
 
 func appendDatumKey(buf []byte, d ovsdb.Datum) []byte {

@@ -263,7 +263,7 @@ func (x *txn) get(t *table, uuid ovsdb.UUID) (m match, ok bool) {
 		}
 	}
 	if e := t.rows[uuid]; e != nil {
-		return match{uuid: uuid, vals: e.vals, t: t}, true
+		return match{uuid: uuid, r: e.r, t: t}, true
 	}
 	return match{}, false
 }
@@ -299,7 +299,7 @@ func (x *txn) findOrMake(t *table, uuid ovsdb.UUID) *txnRow {
 		return nil
 	}
 	tt := x.txnTable(t)
-	old := t.rowMap(e.vals)
+	old := t.rowMap(e.r)
 	tr := &txnRow{uuid: uuid, old: old, new: old, nRefs: t.strongIn[uuid]}
 	tt.rows[uuid] = tr
 	tt.list = append(tt.list, tr)
@@ -394,8 +394,8 @@ func (x *txn) scan(t *table, cond *Condition) []match {
 				continue
 			}
 		}
-		if cond.matchVals(t, e.node.uuid, e.vals) {
-			out = append(out, match{uuid: e.node.uuid, vals: e.vals, t: t})
+		if cond.matchVals(t, e.node.uuid, e.r) {
+			out = append(out, match{uuid: e.node.uuid, r: e.r, t: t})
 		}
 	}
 	if tt != nil {
@@ -413,7 +413,7 @@ func (x *txn) scan(t *table, cond *Condition) []match {
 type match struct {
 	uuid ovsdb.UUID
 	row  ovsdb.Row
-	vals []ovsdb.Datum
+	r    crow
 	t    *table
 }
 
@@ -426,7 +426,7 @@ func (m *match) col(name string, typ ovsdb.Type) ovsdb.Datum {
 		return ovsdb.Datum{Keys: []ovsdb.Atom{m.uuid}}
 	}
 	if i, ok := m.t.colIdx[name]; ok {
-		return m.vals[i]
+		return m.t.at(m.r, i)
 	}
 	return ovsdb.DefaultDatum(typ)
 }
@@ -436,7 +436,7 @@ func (m *match) full() ovsdb.Row {
 	if m.row != nil || m.t == nil {
 		return m.row
 	}
-	return m.t.rowMap(m.vals)
+	return m.t.rowMap(m.r)
 }
 
 // matches reports whether the row satisfies cond.
@@ -444,7 +444,7 @@ func (m *match) matches(cond *Condition) bool {
 	if m.row != nil || m.t == nil {
 		return cond.Match(m.uuid, m.row)
 	}
-	return cond.matchVals(m.t, m.uuid, m.vals)
+	return cond.matchVals(m.t, m.uuid, m.r)
 }
 
 // query returns the rows of t that satisfy cond, as the transaction sees
@@ -475,8 +475,8 @@ func (x *txn) query(t *table, cond *Condition) []match {
 		if nd.e == nil {
 			continue
 		}
-		if cond.matchVals(t, nd.uuid, nd.e.vals) {
-			out = append(out, match{uuid: nd.uuid, vals: nd.e.vals, t: t})
+		if cond.matchVals(t, nd.uuid, nd.e.r) {
+			out = append(out, match{uuid: nd.uuid, r: nd.e.r, t: t})
 		}
 	}
 	return out

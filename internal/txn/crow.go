@@ -1,0 +1,110 @@
+package txn
+
+import (
+	"math/bits"
+
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/ovsdb"
+)
+
+// crow is a committed row in the compact form a Database keeps: a Go map
+// per row (ovsdb.Row) costs about 3 KB for a Logical_Switch_Port, and a
+// Datum per column still 48 bytes even when the column holds its default,
+// which most columns of most OVN rows do. So a crow holds only the
+// columns whose datum differs from the default, in column order (see
+// table.colIdx), and mask tells which: bit i set means column i is in
+// vals. A table with more than 64 columns ("_version" included) keeps
+// every column (table.dense). Datums are immutable and shared with the
+// rows they came from.
+type crow struct {
+	mask uint64
+	vals []ovsdb.Datum
+}
+
+// maxSparseCols is the most columns ("_version" included) a table may have
+// for its rows to be kept sparse.
+const maxSparseCols = 64
+
+// compact returns row in crow form; columns missing from row take their
+// defaults, a missing "_version" the all-zero UUID.
+func (t *table) compact(row ovsdb.Row) crow {
+	n := len(t.cols) + 1
+	if t.dense {
+		vals := make([]ovsdb.Datum, n)
+		for i, c := range t.cols {
+			if d, ok := row[c.Name]; ok {
+				vals[i] = d
+			} else {
+				vals[i] = t.defaultVals[i]
+			}
+		}
+		vals[n-1] = t.version(row)
+		return crow{vals: vals}
+	}
+	var mask uint64
+	count := 1 // "_version" is never its default
+	for i, c := range t.cols {
+		if d, ok := row[c.Name]; ok && !isDefault(d, t.defaultVals[i]) {
+			mask |= 1 << i
+			count++
+		}
+	}
+	mask |= 1 << (n - 1)
+	vals := make([]ovsdb.Datum, 0, count)
+	for i, c := range t.cols {
+		if mask&(1<<i) != 0 {
+			vals = append(vals, row[c.Name])
+		}
+	}
+	vals = append(vals, t.version(row))
+	return crow{mask: mask, vals: vals}
+}
+
+func (t *table) version(row ovsdb.Row) ovsdb.Datum {
+	if v, ok := row["_version"]; ok {
+		return v
+	}
+	return ovsdb.Datum{Keys: []ovsdb.Atom{ovsdb.UUID{}}}
+}
+
+// isDefault reports whether d equals the column's default def (cheaply
+// for the common cases: empty sets and maps, empty strings, zero numbers).
+func isDefault(d, def ovsdb.Datum) bool {
+	if len(d.Keys) != len(def.Keys) || (d.Values == nil) != (def.Values == nil) {
+		return false
+	}
+	if len(d.Keys) == 0 {
+		return true
+	}
+	return d.Equal(def)
+}
+
+// at returns the datum of column i (len(t.cols) is "_version").
+func (t *table) at(r crow, i int) ovsdb.Datum {
+	if t.dense {
+		return r.vals[i]
+	}
+	bit := uint64(1) << i
+	if r.mask&bit == 0 {
+		return t.defaultVals[i]
+	}
+	return r.vals[bits.OnesCount64(r.mask&(bit-1))]
+}
+
+// val returns the datum of a column other than "_uuid"; the zero Datum
+// for an unknown column.
+func (t *table) val(r crow, name string) ovsdb.Datum {
+	if i, ok := t.colIdx[name]; ok {
+		return t.at(r, i)
+	}
+	return ovsdb.Datum{}
+}
+
+// rowMap builds the ovsdb.Row of a committed row.
+func (t *table) rowMap(r crow) ovsdb.Row {
+	row := make(ovsdb.Row, len(t.cols)+1)
+	for i, c := range t.cols {
+		row[c.Name] = t.at(r, i)
+	}
+	row["_version"] = t.at(r, len(t.cols))
+	return row
+}
