@@ -42,7 +42,9 @@ type seqClient struct {
 	done chan struct{} // closed when fanoutTxns is seen
 }
 
-func (s *seqClient) handle(t *testing.T) jsonrpc.NotificationHandler {
+// handle returns the client's notification handler; it reports bad
+// updates through errorf.
+func (s *seqClient) handle(errorf func(format string, args ...any)) jsonrpc.NotificationHandler {
 	return func(method string, params json.RawMessage) {
 		if method != "update2" {
 			return
@@ -50,7 +52,7 @@ func (s *seqClient) handle(t *testing.T) jsonrpc.NotificationHandler {
 		var p []json.RawMessage
 		var body map[string]map[string]map[string]map[string]any
 		if json.Unmarshal(params, &p) != nil || len(p) != 2 || json.Unmarshal(p[1], &body) != nil {
-			t.Errorf("bad update2 %s", params)
+			errorf("bad update2 %s", params)
 			return
 		}
 		s.mu.Lock()
@@ -104,7 +106,7 @@ func TestFanOutWithStalledClient(t *testing.T) {
 	for i := range clients {
 		s := &seqClient{done: make(chan struct{})}
 		clients[i] = s
-		c := dial(t, a.Addr(), jsonrpc.WithNotificationHandler(s.handle(t)))
+		c := dial(t, a.Addr(), jsonrpc.WithNotificationHandler(s.handle(t.Errorf)))
 		call(t, c, "monitor_cond", nbDB, "seq", map[string]any{"NB_Global": []any{map[string]any{"columns": []string{"nb_cfg"}}}})
 	}
 
@@ -126,8 +128,8 @@ func TestFanOutWithStalledClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := stalled.Write(raw); err != nil {
-		t.Fatal(err)
+	if _, werr := stalled.Write(raw); werr != nil {
+		t.Fatal(werr)
 	}
 
 	w, err := jsonrpc.Dial(ctx, a.Addr())

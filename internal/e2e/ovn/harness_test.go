@@ -224,7 +224,7 @@ func (p *proc) waitOutput(what string, pred func(string) bool) string {
 // for unix sockets inside it.
 func shortDir(t testing.TB) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "ovn")
+	dir, err := os.MkdirTemp("", "ovn") //nolint:usetesting // t.TempDir() paths can be too long for unix sockets
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,10 +343,14 @@ type roles struct {
 	socks     []string
 }
 
-// startRoles starts etcd, a txnengine, a monitorhub and n frontends and
-// waits until every frontend serves NB and SB.
-func startRoles(t testing.TB, n int) *roles {
+// rolesFrontends is how many frontends startRoles starts.
+const rolesFrontends = 2
+
+// startRoles starts etcd, a txnengine, a monitorhub and rolesFrontends
+// frontends and waits until every frontend serves NB and SB.
+func startRoles(t testing.TB) *roles {
 	t.Helper()
+	n := rolesFrontends
 	r := &roles{t: t, dir: shortDir(t)}
 	cluster := etcdtest.NewServer(t)
 	r.eps = strings.Join(cluster.Endpoints(), ",")

@@ -143,7 +143,7 @@ func waitReplica(t *testing.T, idl *proc, addr, when string) idlState {
 // monitor_cond_since and resume (found=true: no clear of its tables, only
 // the missed rows in the reply) and converge again.
 func TestPythonIDLReplicaAndResume(t *testing.T) {
-	r := startRoles(t, 2)
+	r := startRoles(t)
 	idl := startProc(t, "python-idl", pythonBin, filepath.Join("testdata", "idl_replica.py"), r.Addr(0), nbSchema)
 	nbctl := func(args ...string) {
 		t.Helper()

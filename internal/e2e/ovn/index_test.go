@@ -44,7 +44,7 @@ const indexConvergeTimeout = 10 * time.Second
 // report an older index than another frontend already does, so a client
 // that moves between frontends can see the index go back for a moment.
 func TestServerIndexAcrossFrontends(t *testing.T) {
-	r := startRoles(t, 2)
+	r := startRoles(t)
 	last := map[int]float64{}
 	sids := map[int]string{}
 	var seen []string

@@ -62,7 +62,7 @@ func waitStatuses(t *testing.T, timeout time.Duration, ctls []string, want []str
 // seconds and keeps SB in sync; so does a third when the frontend of the
 // active one is killed.
 func TestNorthdActiveStandby(t *testing.T) {
-	r := startRoles(t, 2)
+	r := startRoles(t)
 	dir := shortDir(t)
 	a, ctlA := startNorthd(t, "northd-a", dir, r.Addr(0), r.Addr(0))
 	waitStatuses(t, readyTimeout, []string{ctlA}, []string{"active"})

@@ -60,9 +60,6 @@ var northdScript = [][]string{
 	{"--wait=sb", "sync"},
 }
 
-// lflowHeader matches the datapath header lines of lflow-list.
-var lflowHeader = regexp.MustCompile(`^Datapath: "([^"]*)" \(` + uuidRE.String() + `\)  Pipeline: (\S+)`)
-
 // normLflows normalizes `ovn-sbctl lflow-list`: UUIDs blanked, each
 // datapath/pipeline section's flows sorted, sections sorted.
 func normLflows(out string) string {

@@ -143,7 +143,7 @@ func TestResumeAfterFrontendRestart(t *testing.T) {
 	transact(t, ref.Addr(), nbDB, filler...)
 	want := runResume(t, ref.Addr(), ref.Addr(), func(between func()) { between() })
 
-	r := startRoles(t, 2)
+	r := startRoles(t)
 	got := runResume(t, r.Addr(0), r.Addr(1), func(between func()) { r.restartFrontend(0, between) })
 
 	if !want.found || !want.sameID {
