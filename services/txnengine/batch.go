@@ -3,6 +3,7 @@ package txnengine
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,6 +28,9 @@ type batch struct {
 	comments []comment
 	txns     int
 	bytes    int // keys and values, an estimate of the request size
+	// asserted are the distinct locks the batch's writing transactions
+	// asserted, each fenced by a compare in the Txn.
+	asserted []assertedLock
 }
 
 type rowOp struct {
@@ -40,6 +44,26 @@ type comment struct {
 
 func newBatch(keys keys.Layout) *batch {
 	return &batch{keys: keys, rows: make(map[string]*rowOp)}
+}
+
+// assert records locks to fence with a compare on their ModRevision.
+func (b *batch) assert(locks []assertedLock) {
+	for _, a := range locks {
+		if !slices.Contains(b.asserted, a) {
+			b.asserted = append(b.asserted, a)
+		}
+	}
+}
+
+// assertedKeys returns the distinct keys of b.asserted, in order.
+func (b *batch) assertedKeys() []string {
+	var out []string
+	for _, a := range b.asserted {
+		if !slices.Contains(out, a.key) {
+			out = append(out, a.key)
+		}
+	}
+	return out
 }
 
 // add records one transaction's changes to database name.

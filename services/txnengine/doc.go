@@ -27,9 +27,16 @@
 //     Client retries exactly those, and dial failures.
 //   - One etcd op per key per Txn: a batch is coalesced to its net effect.
 //
-// Known limits: "assert" trusts the lock names the frontend sends
-// (TransactRequest.held_locks); the per-lock compare of DESIGN.md "Locks"
-// arrives with cluster-wide locks.
+//   - Locks (DESIGN.md "Locks"): "assert" holds only if the frontend
+//     lists the lock in held_locks and the owner key keys.Lock(name)
+//     names the request's session in the leader's view (lockView, loaded
+//     at the term's load revision and watched from there; a disagreement
+//     is settled by reading the key). A writing transaction's asserted
+//     locks become compares ModRevision(key) == observed in its batch Txn;
+//     when only those fail, the batch is undone and executed again with
+//     the view refreshed from the Txn's Else reads, so the offender alone
+//     gets "not owner". A request without a session id is trusted on
+//     held_locks alone.
 //
 // What it must not do: build etcd keys by hand (internal/keys does), speak
 // the OVSDB wire protocol (the frontend does), or stream updates (the

@@ -357,6 +357,12 @@ func (e *Engine) leadOnce(ctx context.Context) error {
 	e.setTerm(t)
 	tctx, tcancel := context.WithCancel(ctx)
 	var twg sync.WaitGroup
+	lockFrom := t.rev + 1 // read before run starts writing t.rev
+	twg.Add(1)
+	go func() {
+		defer twg.Done()
+		t.lockWatchLoop(tctx, lockFrom)
+	}()
 	if e.cfg.CompactionInterval > 0 {
 		twg.Add(1)
 		go func() {

@@ -41,6 +41,9 @@ func (t *term) load(ctx context.Context) error {
 		t.log.Debug("loaded database", "db", name, "rev", rev, "rows", n)
 		dbs[name] = db
 	}
+	if err := t.loadLocks(lctx, rev); err != nil {
+		return err
+	}
 	t.dbs = dbs
 	t.markerRev = markerRev
 	t.setRev(rev)

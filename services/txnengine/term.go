@@ -38,6 +38,7 @@ type request struct {
 	deadline   time.Time // of a parked wait; zero: none
 	parked     bool
 	stopCancel func() bool
+	asserted   []assertedLock // locks its last execution asserted
 }
 
 type reply struct {
@@ -77,6 +78,10 @@ type term struct {
 	batchSeq  uint64
 	parked    []*request
 
+	// locks is the watched view of the lock owner keys; lockWatchLoop
+	// writes it, the commit loop reads it.
+	locks *lockView
+
 	highWater atomic.Int64
 	// lastRev is rev for the compaction goroutine.
 	lastRev atomic.Int64
@@ -93,6 +98,7 @@ func newTerm(e *Engine, sess *concurrency.Session, leaderKey string, leaderRev i
 		queue:     make(chan *request, e.cfg.QueueLength),
 		cancelCh:  make(chan *request, 64),
 		done:      make(chan struct{}),
+		locks:     newLockView(),
 	}
 }
 
@@ -292,7 +298,9 @@ func (t *term) process(ctx context.Context, batch []*request, drain bool) (commi
 		db := t.dbs[r.db]
 		r.executed = time.Now()
 		expired := !r.deadline.IsZero() && !time.Now().Before(r.deadline)
-		res, perr := t.execute(db, r.ops, txn.Options{HasLock: r.hasLock, WaitExpired: expired})
+		r.asserted = r.asserted[:0]
+		hasLock := func(name string) bool { return t.holdsLock(ctx, r, name) }
+		res, perr := t.execute(db, r.ops, txn.Options{HasLock: hasLock, WaitExpired: expired})
 		if perr != nil {
 			// The executor broke on this request and may have left the
 			// in-memory state half changed: end the term (the next one
@@ -311,6 +319,11 @@ func (t *term) process(ctx context.Context, batch []*request, drain bool) (commi
 		}
 		if replyFailed(res.Reply) {
 			res.Comments = nil // only committed transactions leave comments
+		}
+		if len(res.Changes) > 0 || len(res.Comments) > 0 {
+			// Only a transaction that writes needs its asserts fenced: one
+			// that writes nothing is answered from this execution alone.
+			b.assert(r.asserted)
 		}
 		if err := b.add(r.db, db, res.Changes, res.Comments); err != nil {
 			// Encoding a row the executor produced cannot fail unless the
@@ -362,6 +375,19 @@ func (t *term) process(ctx context.Context, batch []*request, drain bool) (commi
 			committed = committed || c
 		}
 		return committed, nil
+	case errors.Is(cerr, errLockFenced):
+		// A lock a transaction asserted changed between its execution and
+		// the commit; nothing of the batch applied. The view now holds the
+		// lock keys as the failed Txn read them, so executing the batch
+		// again fails the offenders' asserts ("not owner") and commits the
+		// rest.
+		t.revert(done)
+		t.log.Info("lock changed before commit; executing the batch again", "batch_size", len(done))
+		again := make([]*request, len(done))
+		for i, x := range done {
+			again[i] = x.r
+		}
+		return t.process(ctx, again, false)
 	case errors.Is(cerr, errNotApplied):
 		// Nothing of the batch is in etcd, and we may still lead: undo it
 		// and answer retryably; the next commit's fence tells.
@@ -497,6 +523,10 @@ const slowRequest = time.Second
 // that it did not apply (and never will).
 var errNotApplied = errors.New("commit did not apply")
 
+// errLockFenced: a batch Txn failed only its compare on an asserted lock
+// key, so it did not apply.
+var errLockFenced = errors.New("asserted lock changed before the commit")
+
 // errTooLarge: etcd refused a Txn for its size before applying it.
 var errTooLarge = errors.New("transaction too large for the etcd cluster")
 
@@ -528,20 +558,34 @@ func (t *term) commit(ctx context.Context, b *batch) (int64, error) {
 	// clean shutdown still learns its outcome.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(cctx), t.e.cfg.CommitTimeout)
 	defer cancel()
-	resp, err := t.e.kv.Txn(cctx).If(
+	cmps := []clientv3.Cmp{
 		clientv3.Compare(clientv3.CreateRevision(t.leaderKey), "=", t.leaderRev),
 		clientv3.Compare(clientv3.ModRevision(t.marker), "=", t.markerRev),
-	).Then(ops...).Else(clientv3.OpGet(t.marker)).Commit()
+	}
+	elseOps := []clientv3.Op{clientv3.OpGet(t.marker), clientv3.OpGet(t.leaderKey)}
+	for _, a := range b.asserted {
+		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(a.key), "=", a.modRev))
+	}
+	lockKeys := b.assertedKeys()
+	for _, key := range lockKeys {
+		elseOps = append(elseOps, clientv3.OpGet(key))
+	}
+	resp, err := t.e.kv.Txn(cctx).If(cmps...).Then(ops...).Else(elseOps...).Commit()
 	if err == nil {
 		if !resp.Succeeded {
 			// Only this batch can have moved the marker to id: if a
 			// transport-level retry delivered the Txn twice, the first
 			// delivery applied and this one failed its compare.
-			if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) == 1 && string(kvs[0].Value) == id {
+			mkvs := resp.Responses[0].GetResponseRange().Kvs
+			if len(mkvs) == 1 && string(mkvs[0].Value) == id {
 				t.e.metrics.etcdTxns.WithLabelValues("ok").Inc()
-				t.setRev(kvs[0].ModRevision)
-				t.markerRev = kvs[0].ModRevision
-				return kvs[0].ModRevision, nil
+				t.setRev(mkvs[0].ModRevision)
+				t.markerRev = mkvs[0].ModRevision
+				return mkvs[0].ModRevision, nil
+			}
+			if t.onlyLocksFailed(resp, lockKeys) {
+				t.e.metrics.etcdTxns.WithLabelValues("lock_fenced").Inc()
+				return 0, errLockFenced
 			}
 			t.e.metrics.etcdTxns.WithLabelValues("fenced").Inc()
 			t.e.metrics.fenceFailures.Inc()
@@ -573,6 +617,37 @@ func (t *term) commit(ctx context.Context, b *batch) (int64, error) {
 	}
 	t.log.Info("unknown commit outcome resolved: not applied")
 	return 0, fmt.Errorf("%w: %w (%s)", ErrNotCommitted, errNotApplied, err.Error())
+}
+
+// onlyLocksFailed reports whether a failed batch Txn still found us
+// leader with the marker unmoved, so that only an asserted lock's compare
+// can have failed. It applies the lock keys the Else branch read to the
+// view.
+func (t *term) onlyLocksFailed(resp *clientv3.TxnResponse, lockKeys []string) bool {
+	if len(resp.Responses) < 2 {
+		return false
+	}
+	mkvs := resp.Responses[0].GetResponseRange().Kvs
+	markerRev := int64(0)
+	if len(mkvs) == 1 {
+		markerRev = mkvs[0].ModRevision
+	}
+	lkvs := resp.Responses[1].GetResponseRange().Kvs
+	if markerRev != t.markerRev || len(lkvs) != 1 || lkvs[0].CreateRevision != t.leaderRev {
+		return false
+	}
+	for i, key := range lockKeys {
+		name, ok := t.e.keys.ParseLock(key)
+		if !ok || 2+i >= len(resp.Responses) {
+			continue
+		}
+		if kvs := resp.Responses[2+i].GetResponseRange().Kvs; len(kvs) == 1 {
+			t.locks.apply(name, string(kvs[0].Value), kvs[0].ModRevision, kvs[0].ModRevision)
+		} else {
+			t.locks.apply(name, "", 0, resp.Header.Revision)
+		}
+	}
+	return len(lockKeys) > 0
 }
 
 func (t *term) setRev(rev int64) {
