@@ -26,7 +26,6 @@
 //     LEADERSHIP_LOST, NOT_COMMITTED) only when it provably did not commit;
 //     Client retries exactly those, and dial failures.
 //   - One etcd op per key per Txn: a batch is coalesced to its net effect.
-//
 //   - Locks (DESIGN.md "Locks"): "assert" holds only if the frontend
 //     lists the lock in held_locks and the owner key keys.Lock(name)
 //     names the request's session in the leader's view (lockView, loaded
