@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strings"
 	"sync"
@@ -119,7 +120,7 @@ func (o *observability) addCloser(f func(context.Context) error) {
 	o.closers = append(o.closers, f)
 }
 
-// serveMetrics starts the /metrics endpoint; its goroutine is owned by o and
+// serveMetrics starts the /metrics and /debug/pprof/ endpoints; its goroutine is owned by o and
 // stopped by close.
 func (o *observability) serveMetrics(addr string) error {
 	ln, err := net.Listen("tcp", addr)
@@ -128,6 +129,13 @@ func (o *observability) serveMetrics(addr string) error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(o.registry, promhttp.HandlerOpts{Registry: o.registry}))
+	// Profiles for finding what a slow pipeline waits on (issue 6); the
+	// endpoint is opt-in (--metrics-listen) and meant for loopback.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	o.wg.Go(func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
