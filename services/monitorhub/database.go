@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,11 +41,16 @@ type database struct {
 	log    *slog.Logger
 	ready  chan struct{} // closed once rows are current at readyRev
 
+	// tables interns the table names of rowIDs and Changes. Only the run
+	// goroutine (load, list, apply, resync) touches it, so it needs no
+	// lock.
+	tables map[string]string
+
 	mu sync.RWMutex
 	// mu guards the fields below.
-	rows    map[string][]byte // "<table>/<uuid>" -> row JSON
-	rev     int64             // the revision rows are current at
-	baseRev int64             // the oldest revision a subscriber may resume from
+	rows    map[rowID][]byte // row -> its etcd value (JSON), as etcd returned it
+	rev     int64            // the revision rows are current at
+	baseRev int64            // the oldest revision a subscriber may resume from
 	hist    history
 	subs    map[*subscriber]struct{}
 	// readyRev is the newest revision of the database's keys when the
@@ -68,7 +74,8 @@ func newDatabase(h *Hub, name string) *database {
 		prefix: h.layout.DB(name),
 		log:    h.log.With("db", name),
 		ready:  make(chan struct{}),
-		rows:   map[string][]byte{},
+		rows:   map[rowID][]byte{},
+		tables: map[string]string{},
 		subs:   map[*subscriber]struct{}{},
 	}
 }
@@ -202,9 +209,10 @@ func (d *database) oldestRevision(ctx context.Context, lo, hi int64) (int64, err
 }
 
 // list reads every row of the database at rev (0: the current revision),
-// page by page at one revision.
-func (d *database) list(ctx context.Context, rev int64) (map[string][]byte, int64, error) {
-	rows := map[string][]byte{}
+// page by page at one revision. The values are kept as the etcd client
+// decoded them (each is its own allocation, not a view of the response).
+func (d *database) list(ctx context.Context, rev int64) (map[rowID][]byte, int64, error) {
+	rows := map[rowID][]byte{}
 	key, end := d.prefix, clientv3.GetPrefixRangeEnd(d.prefix)
 	for {
 		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(listPageSize)}
@@ -219,8 +227,8 @@ func (d *database) list(ctx context.Context, rev int64) (map[string][]byte, int6
 			rev = resp.Header.Revision
 		}
 		for _, kv := range resp.Kvs {
-			if rest, _, _, ok := rowKey(d.hub.layout, d.name, d.prefix, string(kv.Key)); ok {
-				rows[rest] = kv.Value
+			if table, u, ok := rowKey(d.hub.layout, d.name, string(kv.Key)); ok {
+				rows[rowID{intern(d.tables, table), u}] = kv.Value
 			}
 		}
 		if !resp.More || len(resp.Kvs) == 0 {
@@ -315,24 +323,29 @@ func (d *database) apply(evs []*clientv3.Event) (err error) {
 			d.log.Error("etcd watch delivered an applied revision", "rev", rev, "applied_rev", d.rev)
 			return fmt.Errorf("%w: %d after %d", errRevisionReplayed, rev, d.rev)
 		}
-		var changes []Change
+		// Exactly sized: the history keeps this slice.
+		changes := make([]Change, 0, len(group))
 		for _, ev := range group {
-			rest, table, uuid, ok := rowKey(d.hub.layout, d.name, d.prefix, string(ev.Kv.Key))
+			table, u, ok := rowKey(d.hub.layout, d.name, string(ev.Kv.Key))
 			if !ok {
 				continue
 			}
-			old, had := d.rows[rest]
+			id := rowID{intern(d.tables, table), u}
+			old, had := d.rows[id]
 			var val []byte
 			if ev.Type == mvccpb.PUT {
 				val = ev.Kv.Value
-				d.rows[rest] = val
+				d.rows[id] = val
 			} else {
 				if !had {
 					continue
 				}
-				delete(d.rows, rest)
+				delete(d.rows, id)
 			}
-			changes = append(changes, Change{Table: table, UUID: uuid, Old: old, New: val})
+			changes = append(changes, Change{Table: id.table, UUID: u.String(), Old: old, New: val})
+		}
+		if len(changes) == 0 {
+			changes = nil
 		}
 		prev := d.rev
 		d.rev = rev
@@ -362,14 +375,12 @@ func (d *database) resync(ctx context.Context) error {
 	var changes []Change
 	for k, v := range rows {
 		if old, ok := d.rows[k]; !ok || !bytes.Equal(old, v) {
-			t, u := splitRest(k)
-			changes = append(changes, Change{Table: t, UUID: u, Old: old, New: v})
+			changes = append(changes, Change{Table: k.table, UUID: k.uuid.String(), Old: old, New: v})
 		}
 	}
 	for k, old := range d.rows {
 		if _, ok := rows[k]; !ok {
-			t, u := splitRest(k)
-			changes = append(changes, Change{Table: t, UUID: u, Old: old})
+			changes = append(changes, Change{Table: k.table, UUID: k.uuid.String(), Old: old})
 		}
 	}
 	slices.SortFunc(changes, func(a, b Change) int {
@@ -433,10 +444,20 @@ func (d *database) canResumeLocked(rev int64) bool {
 func (d *database) snapshotLocked() []Row {
 	rows := make([]Row, 0, len(d.rows))
 	for k, v := range d.rows {
-		t, u := splitRest(k)
-		rows = append(rows, Row{Table: t, UUID: u, Value: v})
+		rows = append(rows, Row{Table: k.table, UUID: k.uuid.String(), Value: v})
 	}
 	return rows
+}
+
+// intern returns the copy of s that m holds, adding one (a clone, so
+// that it does not keep the key s was cut from alive).
+func intern(m map[string]string, s string) string {
+	if v, ok := m[s]; ok {
+		return v
+	}
+	v := strings.Clone(s)
+	m[v] = v
+	return v
 }
 
 // retryDelay is a capped exponential delay for retries of the watch loop.

@@ -98,7 +98,7 @@ func (e *env) rowRevisions(db string, from, to int64) []int64 {
 			if rev > to {
 				return revs
 			}
-			if _, _, _, ok := rowKey(testLayout, db, testLayout.DB(db), string(ev.Kv.Key)); ok && (len(revs) == 0 || revs[len(revs)-1] != rev) {
+			if _, _, ok := rowKey(testLayout, db, string(ev.Kv.Key)); ok && (len(revs) == 0 || revs[len(revs)-1] != rev) {
 				revs = append(revs, rev)
 			}
 			if rev == to {

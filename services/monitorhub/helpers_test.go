@@ -84,6 +84,14 @@ func rowKeyOf(db, table, id string) string {
 
 func newUUID() string { return uuid.NewString() }
 
+func mustUUID(id string) ovsdb.UUID {
+	u, err := ovsdb.ParseUUID(id)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
+
 // putRow writes a row and returns the revision.
 func (e *env) putRow(db, table, id, val string) int64 {
 	e.t.Helper()

@@ -21,7 +21,7 @@ func testDB(t *testing.T, baseRev, rev int64, ups ...*Update) *database {
 		t.Fatal(err)
 	}
 	h.metrics = m
-	d := &database{hub: h, name: "NB", prefix: testLayout.DB("NB"), log: h.log, ready: make(chan struct{}), rows: map[string][]byte{}, subs: map[*subscriber]struct{}{}, baseRev: baseRev, rev: rev}
+	d := &database{hub: h, name: "NB", prefix: testLayout.DB("NB"), log: h.log, ready: make(chan struct{}), rows: map[rowID][]byte{}, tables: map[string]string{}, subs: map[*subscriber]struct{}{}, baseRev: baseRev, rev: rev}
 	for _, u := range ups {
 		d.hist.push(u)
 	}
@@ -139,7 +139,7 @@ func TestApplyGroupsByRevision(t *testing.T) {
 	if err := d.apply([]*clientv3.Event{ev(mvccpb.PUT, rowKeyOf("NB", "T", a), "a3", 8)}); !errors.Is(err, errRevisionReplayed) {
 		t.Fatalf("apply of an applied revision = %v, want errRevisionReplayed", err)
 	}
-	if d.hist.len() != 2 || string(d.rows["T/"+a]) != "a2" {
+	if d.hist.len() != 2 || string(d.rows[rowID{"T", mustUUID(a)}]) != "a2" {
 		t.Fatal("an applied revision changed the state")
 	}
 }

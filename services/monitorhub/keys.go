@@ -1,27 +1,28 @@
 package monitorhub
 
 import (
-	"strings"
-
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/keys"
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/ovsdb"
 )
 
-// rowKey tells whether key, under the database prefix dbPrefix of db,
-// names a row, and returns its table and UUID and the key with the
-// database prefix removed ("<table>/<uuid>", the hub's map key). Schema,
-// comment, unknown and malformed keys are not rows; the hub skips them but
-// still advances to their revision.
-func rowKey(layout keys.Layout, db, dbPrefix, key string) (rest, table, uuid string, ok bool) {
-	k, err := layout.ParseIn(db, key)
-	if err != nil || k.Kind != keys.KindRow {
-		return "", "", "", false
-	}
-	return strings.TrimPrefix(key, dbPrefix), k.Table, k.UUID.String(), true
+// rowID names a row in the hub's row map. It holds the UUID as 16 bytes
+// and the table name interned per database (database.internTable), so a
+// row costs no key string: with 100,000 rows the etcd key strings alone
+// would be about 8 MB, and a table name cut out of one would keep its
+// whole key alive.
+type rowID struct {
+	table string
+	uuid  ovsdb.UUID
 }
 
-// splitRest splits a row map key "<table>/<uuid>" (always well formed:
-// only rowKey makes them).
-func splitRest(rest string) (table, uuid string) {
-	table, uuid, _ = strings.Cut(rest, "/")
-	return table, uuid
+// rowKey tells whether key, a key of database db, names a row, and
+// returns its table (a substring of key: intern it before keeping it) and
+// UUID. Schema, comment, unknown and malformed keys are not rows; the hub
+// skips them but still advances to their revision.
+func rowKey(layout keys.Layout, db, key string) (table string, u ovsdb.UUID, ok bool) {
+	k, err := layout.ParseIn(db, key)
+	if err != nil || k.Kind != keys.KindRow {
+		return "", ovsdb.UUID{}, false
+	}
+	return k.Table, k.UUID, true
 }

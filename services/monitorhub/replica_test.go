@@ -62,8 +62,8 @@ func (e *env) etcdRows() map[string]string {
 		e.t.Fatal(err)
 	}
 	for _, kv := range resp.Kvs {
-		if rest, _, _, ok := rowKey(testLayout, db, testLayout.DB(db), string(kv.Key)); ok {
-			rows[rest] = string(kv.Value)
+		if table, u, ok := rowKey(testLayout, db, string(kv.Key)); ok {
+			rows[table+"/"+u.String()] = string(kv.Value)
 		}
 	}
 	return rows
