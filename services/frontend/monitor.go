@@ -214,14 +214,15 @@ func (tm *tableMonitor) rowJSON(row ovsdb.Row, skipDefaults bool) map[string]any
 
 // initialJSON renders the reply to the monitor request: every current
 // row that the monitor selects.
-func (m *monitor) initialJSON(rows map[string]map[ovsdb.UUID]ovsdb.Row) map[string]any {
+func (m *monitor) initialJSON(rows map[string]map[ovsdb.UUID][]byte, decode func(table string, raw []byte) ovsdb.Row) map[string]any {
 	out := map[string]any{}
 	for name, tm := range m.tables {
 		if !tm.initial {
 			continue
 		}
 		tu := map[string]any{}
-		for uuid, row := range rows[name] {
+		for uuid, raw := range rows[name] {
+			row := decode(name, raw)
 			if !tm.match(uuid, row) {
 				continue
 			}

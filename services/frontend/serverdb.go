@@ -155,7 +155,7 @@ func (sdb *serverDB) refresh() {
 		id := rowID(name)
 		want := sdb.desiredRow(name, db)
 		f.mu.Lock()
-		old := f.rows["Database"][id]
+		old := f.rowOf("Database", f.rows["Database"][id])
 		f.mu.Unlock()
 		if old != nil {
 			want["_version"] = old["_version"]
@@ -173,13 +173,23 @@ func (sdb *serverDB) refresh() {
 	if len(changes) == 0 {
 		return
 	}
+	raws := make([]rawChange, 0, len(changes))
+	for _, c := range changes {
+		enc, err := f.schema.Tables["Database"].EncodeRow(c.new)
+		if err != nil {
+			sdb.log.Error("encode _Server row", "err", err)
+			return
+		}
+		raws = append(raws, rawChange{table: "Database", uuid: c.uuid, new: enc})
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for _, c := range changes {
-		f.rows["Database"][c.uuid] = c.new
+	for i := range raws {
+		raws[i].old = f.rows["Database"][raws[i].uuid]
+		f.rows["Database"][raws[i].uuid] = raws[i].new
 	}
 	rev := f.rev + 1
-	f.recordLocked(rev, changes)
+	f.recordLocked(rev, raws)
 	f.publishLocked(rev, changes)
 	f.advanceLocked(rev)
 }
