@@ -339,6 +339,7 @@ type roles struct {
 	dir       string
 	eps       string
 	hubSock   string
+	hub       *proc
 	frontends []*proc
 	socks     []string
 }
@@ -360,7 +361,7 @@ func startRoles(t testing.TB) *roles {
 		"--max-request-bytes", fmt.Sprint(etcdtest.DefaultMaxRequestBytes),
 		"--schema", nbSchema, "--schema", sbSchema)
 	r.hubSock = filepath.Join(r.dir, "hub.sock")
-	startProc(t, "monitorhub", binPath, "monitorhub", "--etcd-endpoints", r.eps, "--log-level", "warn",
+	r.hub = startProc(t, "monitorhub", binPath, "monitorhub", "--etcd-endpoints", r.eps, "--log-level", "warn",
 		"--listen", "unix:"+r.hubSock)
 	for i := range n {
 		sock := filepath.Join(r.dir, fmt.Sprintf("fe%d.sock", i))
