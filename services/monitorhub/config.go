@@ -23,8 +23,11 @@ const (
 	// least 10,000; ovsdb-server keeps about 100).
 	DefaultHistoryMaxTxns = 10000
 	// DefaultHistoryMaxBytes bounds the history of one database by the
-	// size of the row values it holds (old and new).
-	DefaultHistoryMaxBytes = 256 << 20
+	// size of the row values it holds (old and new) plus about 200 bytes
+	// per changed row: 64 MiB holds the load of 100,000 500-byte rows, or
+	// about 50,000 updates of them, while bounding what the history adds
+	// to the hub's memory (the current rows cost about 600 bytes each).
+	DefaultHistoryMaxBytes = 64 << 20
 	// DefaultHistoryRebuildRevisions is how far back (in etcd revisions) a
 	// starting hub reads so that frontends can resume across a hub
 	// restart; it is capped by etcd's compaction.

@@ -123,7 +123,7 @@ func TestApplyGroupsByRevision(t *testing.T) {
 	}
 	var got []string
 	for _, u := range d.hist.after(0, 10) {
-		for _, c := range u.Changes {
+		for _, c := range u.Changes() {
 			got = append(got, fmt.Sprintf("%d %s", u.Rev, changeString(c)))
 		}
 	}

@@ -112,7 +112,7 @@ func TestEtcdTxnIsOneUpdate(t *testing.T) {
 				}
 				return
 			}
-			if len(ups) != 1 || ups[0].Rev != rev || len(ups[0].Changes) != tc.wantChanges {
+			if len(ups) != 1 || ups[0].Rev != rev || ups[0].Len() != tc.wantChanges {
 				t.Fatalf("got updates %+v, want one at %d with %d changes", ups, rev, tc.wantChanges)
 			}
 		})

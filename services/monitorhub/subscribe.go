@@ -136,7 +136,7 @@ func (h *Hub) serve(ctx context.Context, name string, fromRev int64, s sender) e
 			}
 		}
 		for _, u := range batch {
-			if len(u.Changes) > 0 {
+			if u.Len() > 0 {
 				if err := s.update(u); err != nil {
 					return err
 				}
