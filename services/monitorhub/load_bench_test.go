@@ -82,10 +82,7 @@ func BenchmarkLoad100k(b *testing.B) {
 		base := liveHeap()
 		ins := events(2)
 		b.StartTimer()
-		h, d := benchHub(b)
-		if os.Getenv("NOHIST") != "" {
-			h.cfg.HistoryMaxTxns = 1
-		}
+		_, d := benchHub(b)
 		for _, evs := range ins {
 			if err := d.apply(evs); err != nil {
 				b.Fatal(err)
