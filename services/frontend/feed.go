@@ -651,24 +651,27 @@ func (f *feed) register(ctx context.Context, m *monitor, id json.RawMessage, sin
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var result any
+	var b []byte
+	var err error
 	if m.version < 3 {
-		result = m.initialJSON(f.rows, f.rowOf)
+		b, err = m.appendInitial(nil, f.rows, f.rowOf)
 	} else {
 		rev, ok := txnRev(f.clusterID, since)
 		found := ok && rev >= f.histBase && rev <= f.rev
-		var upd map[string]any
+		b = fmt.Appendf(nil, `[%t,"%s",`, found, txnID(f.clusterID, f.rev))
 		if found {
-			upd = m.updateJSON(f.changesSinceLocked(rev))
+			upd := m.updateJSON(f.changesSinceLocked(rev))
+			if upd == nil {
+				upd = map[string]any{}
+			}
+			var ub []byte
+			ub, err = marshal(upd)
+			b = append(b, ub...)
 		} else {
-			upd = m.initialJSON(f.rows, f.rowOf)
+			b, err = m.appendInitial(b, f.rows, f.rowOf)
 		}
-		if upd == nil {
-			upd = map[string]any{}
-		}
-		result = []any{found, txnID(f.clusterID, f.rev).String(), upd}
+		b = append(b, ']')
 	}
-	b, err := marshal(result)
 	if err != nil {
 		return fmt.Errorf("encode initial rows: %w", err)
 	}

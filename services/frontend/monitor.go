@@ -1,7 +1,10 @@
 package frontend
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -212,31 +215,73 @@ func (tm *tableMonitor) rowJSON(row ovsdb.Row, skipDefaults bool) map[string]any
 	return out
 }
 
-// initialJSON renders the reply to the monitor request: every current
-// row that the monitor selects.
-func (m *monitor) initialJSON(rows map[string]map[ovsdb.UUID][]byte, decode func(table string, raw []byte) ovsdb.Row) map[string]any {
-	out := map[string]any{}
+// appendInitial appends the reply to the monitor request to dst: every
+// current row that the monitor selects, as <table-updates> (version 1)
+// or <table-updates2>. It streams: rows are decoded and encoded one at a
+// time, so a large table costs its output bytes, not a tree of decoded
+// rows and maps. Tables and rows come in sorted order, as json.Marshal
+// writes map keys.
+func (m *monitor) appendInitial(dst []byte, rows map[string]map[ovsdb.UUID][]byte, decode func(table string, raw []byte) ovsdb.Row) ([]byte, error) {
+	names := make([]string, 0, len(m.tables))
 	for name, tm := range m.tables {
-		if !tm.initial {
-			continue
-		}
-		tu := map[string]any{}
-		for uuid, raw := range rows[name] {
-			row := decode(name, raw)
-			if !tm.match(uuid, row) {
-				continue
-			}
-			if m.version == 1 {
-				tu[uuid.String()] = map[string]any{"new": tm.rowJSON(row, false)}
-			} else {
-				tu[uuid.String()] = map[string]any{"initial": tm.rowJSON(row, true)}
-			}
-		}
-		if len(tu) > 0 {
-			out[name] = tu
+		if tm.initial {
+			names = append(names, name)
 		}
 	}
-	return out
+	sort.Strings(names)
+	buf := bytes.NewBuffer(dst)
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	kind := `":{"initial":`
+	if m.version == 1 {
+		kind = `":{"new":`
+	}
+	buf.WriteByte('{')
+	firstTable := true
+	var uuids []ovsdb.UUID
+	for _, name := range names {
+		tm := m.tables[name]
+		uuids = uuids[:0]
+		for u := range rows[name] {
+			uuids = append(uuids, u)
+		}
+		slices.SortFunc(uuids, func(a, b ovsdb.UUID) int { return bytes.Compare(a[:], b[:]) })
+		tableStart := buf.Len()
+		n := 0
+		for _, u := range uuids {
+			row := decode(name, rows[name][u])
+			if !tm.match(u, row) {
+				continue
+			}
+			if n == 0 {
+				if !firstTable {
+					buf.WriteByte(',')
+				}
+				buf.WriteByte('"')
+				buf.WriteString(name) // table names are identifiers
+				buf.WriteString(`":{`)
+			} else {
+				buf.WriteByte(',')
+			}
+			n++
+			buf.WriteByte('"')
+			buf.WriteString(u.String())
+			buf.WriteString(kind)
+			if err := enc.Encode(tm.rowJSON(row, m.version != 1)); err != nil {
+				return nil, fmt.Errorf("encode row %s of %s: %w", u, name, err)
+			}
+			buf.Truncate(buf.Len() - 1) // Encode's newline
+			buf.WriteByte('}')
+		}
+		if n == 0 {
+			buf.Truncate(tableStart)
+			continue
+		}
+		buf.WriteByte('}')
+		firstTable = false
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
 }
 
 // updateJSON renders the <table-updates> (version 1) or
