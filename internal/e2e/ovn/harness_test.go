@@ -340,6 +340,8 @@ type roles struct {
 	eps       string
 	hubSock   string
 	hub       *proc
+	// hubMetrics is the URL of the monitorhub's /metrics.
+	hubMetrics string
 	frontends []*proc
 	socks     []string
 }
@@ -361,8 +363,10 @@ func startRoles(t testing.TB) *roles {
 		"--max-request-bytes", fmt.Sprint(etcdtest.DefaultMaxRequestBytes),
 		"--schema", nbSchema, "--schema", sbSchema)
 	r.hubSock = filepath.Join(r.dir, "hub.sock")
+	hubPort := freePort(t)
+	r.hubMetrics = fmt.Sprintf("http://127.0.0.1:%d/metrics", hubPort)
 	r.hub = startProc(t, "monitorhub", binPath, "monitorhub", "--etcd-endpoints", r.eps, "--log-level", "warn",
-		"--listen", "unix:"+r.hubSock)
+		"--listen", "unix:"+r.hubSock, "--metrics-listen", fmt.Sprintf("127.0.0.1:%d", hubPort))
 	for i := range n {
 		sock := filepath.Join(r.dir, fmt.Sprintf("fe%d.sock", i))
 		p := startProc(t, fmt.Sprintf("frontend-%d", i), binPath, "frontend", "--etcd-endpoints", r.eps,

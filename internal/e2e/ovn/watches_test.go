@@ -88,3 +88,35 @@ func TestOneEtcdWatchPerDatabase(t *testing.T) {
 	transact(t, a.Addr(), nbDB, map[string]any{"op": "insert", "table": "Logical_Switch", "row": map[string]any{"name": "w"}})
 	check("after a transaction")
 }
+
+// TestOneEtcdWatchPerDatabaseRoles checks the same on the role processes:
+// a monitorhub serving two frontends, each with many monitoring clients,
+// still holds one etcd watch per database.
+func TestOneEtcdWatchPerDatabaseRoles(t *testing.T) {
+	r := startRoles(t)
+	for fe := range rolesFrontends {
+		for i := range watchClients / 2 {
+			c := dial(t, r.Addr(fe))
+			call(t, c, "monitor_cond", nbDB, "nb", map[string]any{"NB_Global": []any{map[string]any{}}})
+			call(t, c, "monitor_cond", sbDB, "sb", map[string]any{"SB_Global": []any{map[string]any{}}})
+			if i%2 == 0 {
+				call(t, c, "monitor_cond_since", nbDB, "since", lsMonitor, zeroUUID)
+			}
+		}
+	}
+	transact(t, r.Addr(0), nbDB, map[string]any{"op": "insert", "table": "Logical_Switch", "row": map[string]any{"name": "w"}})
+	mfs := scrape(t, r.hubMetrics)
+	watches, ok := gauge(mfs, "ovsdb_etcd_monitorhub_etcd_watches")
+	if !ok {
+		t.Fatal("no ovsdb_etcd_monitorhub_etcd_watches metric on the monitorhub")
+	}
+	subs, _ := gauge(mfs, "ovsdb_etcd_monitorhub_subscribers")
+	t.Logf("%v etcd watches, %v subscribers for %d frontends with %d clients each", watches, subs, rolesFrontends, watchClients/2)
+	if watches != 2 {
+		t.Errorf("%v etcd watches with %d frontends and %d clients, want 2 (NB, SB)", watches, rolesFrontends, rolesFrontends*watchClients/2)
+	}
+	// A frontend subscribes once per database and fans out in memory.
+	if want := float64(2 * rolesFrontends); subs != want {
+		t.Errorf("%v monitorhub subscribers, want %v (one per frontend and database)", subs, want)
+	}
+}
