@@ -135,6 +135,14 @@ func (o *observability) dialOptions() []grpc.DialOption {
 		logging.WithLogOnEvents(logging.FinishCall),
 		logging.WithLevels(func(codes.Code) logging.Level { return logging.LevelDebug }),
 	}
+	unary := []grpc.UnaryClientInterceptor{o.clientMetrics.UnaryClientInterceptor()}
+	stream := []grpc.StreamClientInterceptor{o.clientMetrics.StreamClientInterceptor()}
+	// The client side logs only at Debug: below that level its
+	// interceptor is pure cost on every call (issue 6 profiles).
+	if o.log.Enabled(context.Background(), slog.LevelDebug) {
+		unary = append(unary, logging.UnaryClientInterceptor(lg, logOpts...))
+		stream = append(stream, logging.StreamClientInterceptor(lg, logOpts...))
+	}
 	return []grpc.DialOption{
 		grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(math.MaxInt32),
@@ -142,14 +150,8 @@ func (o *observability) dialOptions() []grpc.DialOption {
 		),
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler(
 			otelgrpc.WithTracerProvider(o.tracer), otelgrpc.WithPropagators(o.propagator))),
-		grpc.WithChainUnaryInterceptor(
-			o.clientMetrics.UnaryClientInterceptor(),
-			logging.UnaryClientInterceptor(lg, logOpts...),
-		),
-		grpc.WithChainStreamInterceptor(
-			o.clientMetrics.StreamClientInterceptor(),
-			logging.StreamClientInterceptor(lg, logOpts...),
-		),
+		grpc.WithChainUnaryInterceptor(unary...),
+		grpc.WithChainStreamInterceptor(stream...),
 	}
 }
 

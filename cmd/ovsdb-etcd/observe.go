@@ -100,6 +100,12 @@ func (c *obsConfig) start(ctx context.Context, role string) (*observability, err
 			return nil, fmt.Errorf("start OTLP trace exporter %q: %w", c.OTLPEndpoint, err)
 		}
 		tpOpts = append(tpOpts, sdktrace.WithBatcher(exp))
+	} else {
+		// Without an exporter no span leaves the process, so recording
+		// them is pure cost on the hot path (otelgrpc starts several per
+		// transaction: issue 6 profiles). Trace context still propagates,
+		// so a caller's sampled trace is continued.
+		tpOpts = append(tpOpts, sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.NeverSample())))
 	}
 	tp := sdktrace.NewTracerProvider(tpOpts...)
 	o.tracer = tp
