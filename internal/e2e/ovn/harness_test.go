@@ -335,15 +335,15 @@ func (a *allInOne) Addr() string { return "unix:" + a.sock }
 // roles is ovsdb-etcd as separate processes on a one-member in-process
 // etcd: one txnengine, one monitorhub and any number of frontends.
 type roles struct {
-	t         testing.TB
-	dir       string
-	eps       string
-	hubSock   string
-	hub       *proc
+	t       testing.TB
+	dir     string
+	eps     string
+	hubSock string
+	hub     *proc
 	// hubMetrics is the URL of the monitorhub's /metrics.
 	hubMetrics string
-	frontends []*proc
-	socks     []string
+	frontends  []*proc
+	socks      []string
 }
 
 // rolesFrontends is how many frontends startRoles starts.
