@@ -58,6 +58,13 @@ type feed struct {
 	rev      int64
 	revCh    chan struct{} // closed and replaced whenever rev advances
 	monitors map[*monitor]struct{}
+	// watched counts, per table, the registered monitors that select it:
+	// changes of other tables are never decoded.
+	watched map[string]int
+	// hot keeps the decoded form of recently changed rows of watched
+	// tables (at most hotRows), so a row changed again and again (a
+	// Logical_Switch whose ports grow) is not decoded twice per change.
+	hot map[hotKey]hotRow
 	// hist holds the changes of the last histLimit revisions, oldest
 	// first; the state at any revision >= histBase can be rebuilt from
 	// rows and hist (monitor_cond_since).
@@ -117,6 +124,8 @@ func newFeed(name string, s *schema.Database, log *slog.Logger, clusterID uint64
 		rows:       map[string]map[ovsdb.UUID][]byte{},
 		revCh:      make(chan struct{}),
 		monitors:   map[*monitor]struct{}{},
+		watched:    map[string]int{},
+		hot:        map[hotKey]hotRow{},
 	}
 	for t := range s.Tables {
 		f.rows[t] = map[ovsdb.UUID][]byte{}
@@ -243,11 +252,14 @@ func (f *feed) rowOf(table string, raw []byte) ovsdb.Row {
 	return row
 }
 
-// decodeChanges decodes raw changes for the monitors, dropping the ones
-// that change nothing once decoded.
-func (f *feed) decodeChanges(raws []rawChange) []rowChange {
+// decodeChanges decodes the raw changes of the tables want selects (all
+// when want is nil), dropping the ones that change nothing once decoded.
+func (f *feed) decodeChanges(raws []rawChange, want func(table string) bool) []rowChange {
 	out := make([]rowChange, 0, len(raws))
 	for _, c := range raws {
+		if want != nil && !want(c.table) {
+			continue
+		}
 		old, nw := f.rowOf(c.table, c.old), f.rowOf(c.table, c.new)
 		if (old == nil && nw == nil) || (old != nil && nw != nil && rowsEqual(old, nw)) {
 			continue
@@ -297,11 +309,12 @@ func (f *feed) applySnapshot(rev int64, rows map[string]map[ovsdb.UUID][]byte) {
 		}
 	}
 	f.rows = rows
+	clear(f.hot)
 	select {
 	case <-f.ready:
 		f.recordLocked(rev, changes)
 		if len(f.monitors) > 0 {
-			f.publishLocked(rev, f.decodeChanges(changes))
+			f.publishLocked(rev, f.decodeChanges(changes, f.watchedLocked))
 		}
 	default:
 		// The first snapshot: history starts here.
@@ -326,9 +339,13 @@ func (f *feed) recordLocked(rev int64, changes []rawChange) {
 	}
 }
 
-// changesSinceLocked returns the net change of every row changed after
-// rev (rev >= histBase): old is the row at rev, new the current row.
-func (f *feed) changesSinceLocked(rev int64) []rowChange {
+// watchedLocked reports whether a registered monitor selects table.
+func (f *feed) watchedLocked(table string) bool { return f.watched[table] > 0 }
+
+// changesSinceLocked returns the net change of every row of m's tables
+// changed after rev (rev >= histBase): old is the row at rev, new the
+// current row.
+func (f *feed) changesSinceLocked(m *monitor, rev int64) []rowChange {
 	type key struct {
 		table string
 		uuid  ovsdb.UUID
@@ -356,7 +373,10 @@ func (f *feed) changesSinceLocked(rev int64) []rowChange {
 		}
 		net = append(net, c)
 	}
-	return f.decodeChanges(net)
+	return f.decodeChanges(net, func(table string) bool {
+		_, ok := m.tables[table]
+		return ok
+	})
 }
 
 func rowsEqual(a, b ovsdb.Row) bool {
@@ -467,7 +487,7 @@ func (f *feed) applyUpdate(rev int64, raw []RawChange) error {
 	if len(f.monitors) > 0 {
 		news = make([]ovsdb.Row, len(changes))
 		for i, c := range changes {
-			if c.new == nil {
+			if c.new == nil || !f.watchedLocked(c.table) {
 				continue
 			}
 			row, err := f.schema.Tables[c.table].DecodeRow(c.new)
@@ -492,14 +512,58 @@ func (f *feed) applyUpdate(rev int64, raw []RawChange) error {
 		}
 		c.old = old
 		kept = append(kept, c)
-		if news != nil {
-			decoded = append(decoded, rowChange{table: c.table, uuid: c.uuid, old: f.rowOf(c.table, old), new: news[i]})
+		if news != nil && f.watchedLocked(c.table) {
+			decoded = append(decoded, rowChange{table: c.table, uuid: c.uuid, old: f.oldRowLocked(c.table, c.uuid, old), new: news[i]})
+			f.rememberLocked(c.table, c.uuid, c.new, news[i])
 		}
 	}
 	f.recordLocked(rev, kept)
 	f.publishLocked(rev, decoded)
 	f.advanceLocked(rev)
 	return nil
+}
+
+// hotRows bounds feed.hot.
+const hotRows = 1024
+
+type hotKey struct {
+	table string
+	uuid  ovsdb.UUID
+}
+
+// hotRow is a stored row and its decoded form.
+type hotRow struct {
+	raw []byte
+	row ovsdb.Row
+}
+
+// sameBytes reports whether a and b are the same slice (not just equal
+// contents: stored rows are never modified in place).
+func sameBytes(a, b []byte) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+// oldRowLocked decodes the stored row raw of a change, from hot when it
+// was decoded as the new row of an earlier change.
+func (f *feed) oldRowLocked(table string, uuid ovsdb.UUID, raw []byte) ovsdb.Row {
+	if h, ok := f.hot[hotKey{table, uuid}]; ok && sameBytes(h.raw, raw) {
+		return h.row
+	}
+	return f.rowOf(table, raw)
+}
+
+// rememberLocked records the decoded form of a row just stored (row nil:
+// deleted).
+func (f *feed) rememberLocked(table string, uuid ovsdb.UUID, raw []byte, row ovsdb.Row) {
+	k := hotKey{table, uuid}
+	if row == nil {
+		delete(f.hot, k)
+		return
+	}
+	if _, ok := f.hot[k]; !ok && len(f.hot) >= hotRows {
+		clear(f.hot)
+	}
+	f.hot[k] = hotRow{raw: raw, row: row}
 }
 
 // nilIfEmpty maps an absent row (empty value) to nil.
@@ -660,7 +724,7 @@ func (f *feed) register(ctx context.Context, m *monitor, id json.RawMessage, sin
 		found := ok && rev >= f.histBase && rev <= f.rev
 		b = fmt.Appendf(nil, `[%t,"%s",`, found, txnID(f.clusterID, f.rev))
 		if found {
-			upd := m.updateJSON(f.changesSinceLocked(rev))
+			upd := m.updateJSON(f.changesSinceLocked(m, rev))
 			if upd == nil {
 				upd = map[string]any{}
 			}
@@ -676,6 +740,9 @@ func (f *feed) register(ctx context.Context, m *monitor, id json.RawMessage, sin
 		return fmt.Errorf("encode initial rows: %w", err)
 	}
 	f.monitors[m] = struct{}{}
+	for name := range m.tables {
+		f.watched[name]++
+	}
 	f.metrics.monitors.Inc()
 	m.sess.replyRaw(id, b)
 	return nil
@@ -713,6 +780,11 @@ func (f *feed) changeCond(m *monitor, newID []byte, tables map[string]*tableMoni
 		if len(tu) > 0 {
 			upd[name] = tu
 		}
+		if _, had := m.tables[name]; !had {
+			if _, reg := f.monitors[m]; reg {
+				f.watched[name]++
+			}
+		}
 		m.tables[name] = ntm
 	}
 	m.sig = m.signature()
@@ -726,6 +798,14 @@ func (f *feed) unregister(m *monitor) {
 	f.mu.Lock()
 	if _, ok := f.monitors[m]; ok {
 		delete(f.monitors, m)
+		for name := range m.tables {
+			if f.watched[name]--; f.watched[name] <= 0 {
+				delete(f.watched, name)
+			}
+		}
+		if len(f.monitors) == 0 {
+			clear(f.hot) // nothing reads decoded rows any more
+		}
 		f.metrics.monitors.Dec()
 	}
 	f.mu.Unlock()

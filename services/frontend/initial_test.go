@@ -2,6 +2,7 @@ package frontend
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/ovsdb"
@@ -79,5 +80,41 @@ func TestAppendInitial(t *testing.T) {
 				t.Fatalf("appendInitial =\n%s\nwant\nx%s", got, wb)
 			}
 		})
+	}
+}
+
+// TestFeedDecodesOnlyWatchedTables: a change of a table no monitor
+// selects is stored without being decoded (a row that would not decode
+// goes unnoticed), while a monitored row changed twice reaches its
+// monitor with the right old and new values.
+func TestFeedDecodesOnlyWatchedTables(t *testing.T) {
+	env := startServer(t, nil)
+	n := newNotes()
+	c := dial(t, env.addr(), n.handler)
+	call(t, c, "monitor_cond", "T", "m", map[string]any{"A": []any{map[string]any{"columns": []any{"s"}}}})
+	f := env.srv.dbs["T"].feed
+	f.mu.Lock()
+	rev := f.rev
+	f.mu.Unlock()
+	if err := f.applyUpdate(rev+1, []RawChange{{Table: "B", UUID: "00000000-0000-0000-0000-000000000001", New: []byte(`{"not":"a row"}`)}}); err != nil {
+		t.Fatalf("an unwatched table's change was decoded: %v", err)
+	}
+	if err := f.applyUpdate(rev+2, []RawChange{{Table: "A", UUID: "00000000-0000-0000-0000-000000000002", New: []byte(`{"not":"a row"}`)}}); err == nil {
+		t.Fatal("a watched table's bad row was accepted")
+	}
+	// Keep the backend's revisions above the ones applied by hand.
+	env.be.mu.Lock()
+	env.be.rev += 10
+	env.be.mu.Unlock()
+	for _, v := range []string{"one", "two"} {
+		call(t, c, "transact", "T", map[string]any{"op": "insert", "table": "A", "uuid-name": "r", "row": map[string]any{"s": v}})
+	}
+	r := call(t, c, "transact", "T", map[string]any{"op": "update", "table": "A", "where": []any{[]any{"s", "==", "one"}}, "row": map[string]any{"s": "uno"}})
+	if !strings.Contains(string(r), `"count":1`) {
+		t.Fatalf("update = %s", r)
+	}
+	got := n.snapshot()
+	if len(got) != 3 || !strings.Contains(got[2], `"modify":{"s":"uno"}`) {
+		t.Fatalf("notifications = %q", got)
 	}
 }
