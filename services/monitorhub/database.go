@@ -239,14 +239,16 @@ func (d *database) list(ctx context.Context, rev int64) (map[rowID][]byte, int64
 }
 
 // watch runs one etcd watch from the revision after the last applied one
-// until it fails. progressed tells whether it delivered anything.
+// until it fails. progressed tells whether it delivered anything. It
+// does not ask for previous values (WithPrevKV): the hub holds them in
+// rows, and etcd would read and send each one again.
 func (d *database) watch(ctx context.Context) (progressed bool, err error) {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
 	from := d.currentRev() + 1
 	wch := d.hub.watcher.Watch(wctx, d.prefix,
 		clientv3.WithPrefix(), clientv3.WithRev(from),
-		clientv3.WithProgressNotify(), clientv3.WithPrevKV())
+		clientv3.WithProgressNotify())
 	d.hub.metrics.etcdWatches.Inc()
 	defer d.hub.metrics.etcdWatches.Dec()
 	for resp := range wch {
