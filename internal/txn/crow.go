@@ -52,7 +52,11 @@ func (t *table) compact(row ovsdb.Row) crow {
 	vals := make([]ovsdb.Datum, 0, count)
 	for i, c := range t.cols {
 		if mask&(1<<i) != 0 {
-			vals = append(vals, row[c.Name])
+			d := row[c.Name]
+			if d.Values != nil && t.strs != nil {
+				d = t.strs.mapDatum(d)
+			}
+			vals = append(vals, d)
 		}
 	}
 	vals = append(vals, t.version(row))
@@ -107,4 +111,60 @@ func (t *table) rowMap(r crow) ovsdb.Row {
 	}
 	row["_version"] = t.at(r, len(t.cols))
 	return row
+}
+
+// interner shares the string atoms of maps among the rows of one
+// Database: the keys of OVN's external_ids and options maps (and many of
+// their values) repeat in every row, and each boxed string atom costs 32
+// bytes or more. It is bounded: once full it shares what it holds and adds
+// nothing, and it keeps what it holds alive (at most maxInterned strings
+// of at most maxInternedLen bytes). Atoms are immutable, so sharing one
+// is invisible.
+type interner struct {
+	m map[string]ovsdb.Atom
+}
+
+const (
+	maxInterned    = 1 << 14
+	maxInternedLen = 64
+)
+
+func newInterner() *interner { return &interner{m: map[string]ovsdb.Atom{}} }
+
+// atom returns the shared atom equal to a, and whether it differs from a.
+func (in *interner) atom(a ovsdb.Atom) (ovsdb.Atom, bool) {
+	s, ok := a.(string)
+	if !ok || len(s) > maxInternedLen {
+		return a, false
+	}
+	if v, ok := in.m[s]; ok {
+		return v, true
+	}
+	if len(in.m) < maxInterned {
+		in.m[s] = a
+	}
+	return a, false
+}
+
+// mapDatum returns d with its string atoms shared; d's slices are copied
+// before any change, never modified.
+func (in *interner) mapDatum(d ovsdb.Datum) ovsdb.Datum {
+	out := d
+	for i, k := range d.Keys {
+		if v, ok := in.atom(k); ok {
+			if &out.Keys[0] == &d.Keys[0] {
+				out.Keys = append([]ovsdb.Atom(nil), d.Keys...)
+			}
+			out.Keys[i] = v
+		}
+	}
+	for i, k := range d.Values {
+		if v, ok := in.atom(k); ok {
+			if &out.Values[0] == &d.Values[0] {
+				out.Values = append([]ovsdb.Atom(nil), d.Values...)
+			}
+			out.Values[i] = v
+		}
+	}
+	return out
 }

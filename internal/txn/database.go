@@ -47,6 +47,8 @@ type table struct {
 	colIdx      map[string]int
 	defaultVals []ovsdb.Datum
 	dense       bool
+	// strs is the Database's interner (see compact).
+	strs *interner
 	// cols are the user columns by name; refCols those that may hold
 	// references.
 	cols    []*schema.Column
@@ -75,10 +77,12 @@ type entry struct {
 // NewDatabase returns an empty database of schema s.
 func NewDatabase(s *schema.Database) *Database {
 	db := &Database{schema: s, tables: make(map[string]*table, len(s.Tables))}
+	strs := newInterner()
 	for name, ts := range s.Tables {
 		t := &table{
 			ts:       ts,
 			name:     name,
+			strs:     strs,
 			rows:     map[ovsdb.UUID]*entry{},
 			strongIn: map[ovsdb.UUID]int{},
 			weakIn:   map[ovsdb.UUID]map[rowKey]int{},
