@@ -159,6 +159,7 @@ func (s *session) writeLoop() {
 			s.cancel()
 		}
 	}()
+	var deadline time.Time // the connection's write deadline
 	for {
 		select {
 		case <-s.ctx.Done():
@@ -192,7 +193,13 @@ func (s *session) writeLoop() {
 				bufs = append(bufs, b)
 			}
 		}
-		_ = s.conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
+		// Re-arm the write deadline only once half of it has passed: a
+		// write still gets between WriteTimeout/2 and WriteTimeout, and a
+		// busy session does not pay a deadline update per write.
+		if now := time.Now(); now.After(deadline.Add(-s.srv.cfg.WriteTimeout / 2)) {
+			deadline = now.Add(s.srv.cfg.WriteTimeout)
+			_ = s.conn.SetWriteDeadline(deadline)
+		}
 		if _, err := bufs.WriteTo(s.conn); err != nil {
 			if s.ctx.Err() == nil {
 				s.log.Info("dropping client: write failed", "err", err)
