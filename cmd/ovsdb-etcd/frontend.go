@@ -80,6 +80,7 @@ func runFrontend(ctx context.Context, o *observability, cfg frontend.Config, cli
 		return fmt.Errorf("frontend: %w", err)
 	}
 	log := o.log.With("service", "frontend")
+	cfg.Registerer = o.registry
 	tcfg := txnengine.NewClientConfig()
 	tcfg.Prefix, tcfg.Service = prefix, service
 	tcfg.DialOptions = o.dialOptions()
