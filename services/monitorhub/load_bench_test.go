@@ -89,7 +89,6 @@ func BenchmarkLoad100k(b *testing.B) {
 			}
 		}
 		b.StopTimer()
-		ins = nil
 		perRow = float64(liveHeap()-base) / n
 		upd := events(2 + n/perRev)
 		b.StartTimer()
@@ -99,7 +98,6 @@ func BenchmarkLoad100k(b *testing.B) {
 			}
 		}
 		b.StopTimer()
-		upd = nil
 		perRowUpdated = float64(liveHeap()-base) / n
 		runtime.KeepAlive(d)
 		b.StartTimer()
