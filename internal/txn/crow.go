@@ -8,16 +8,20 @@ import (
 
 // crow is a committed row in the compact form a Database keeps: a Go map
 // per row (ovsdb.Row) costs about 3 KB for a Logical_Switch_Port, and a
-// Datum per column still 48 bytes even when the column holds its default,
-// which most columns of most OVN rows do. So a crow holds only the
-// columns whose datum differs from the default, in column order (see
-// table.colIdx), and mask tells which: bit i set means column i is in
-// vals. A table with more than 64 columns ("_version" included) keeps
-// every column (table.dense). Datums are immutable and shared with the
-// rows they came from.
+// Datum per column still 48 bytes (plus its slice of atoms) even when the
+// column holds its default, which most columns of most OVN rows do. So a
+// crow holds only the columns whose datum differs from the default, in
+// column order (see table.colIdx): mask tells which (bit i set: column i
+// is stored). Of those, a datum of exactly one atom (a scalar, an
+// optional or a one-element set; not a map) is kept as that atom in
+// atoms, and single tells which; the others are whole datums in vals. A
+// table with more than 64 columns ("_version" included) keeps every
+// column in vals (table.dense). Datums and atoms are immutable and shared
+// with the rows they came from.
 type crow struct {
-	mask uint64
-	vals []ovsdb.Datum
+	mask, single uint64
+	vals         []ovsdb.Datum
+	atoms        []ovsdb.Atom
 }
 
 // maxSparseCols is the most columns ("_version" included) a table may have
@@ -40,28 +44,56 @@ func (t *table) compact(row ovsdb.Row) crow {
 		vals[n-1] = t.version(row)
 		return crow{vals: vals}
 	}
-	var mask uint64
-	count := 1 // "_version" is never its default
+	var r crow
+	nVals, nAtoms := 0, 0
 	for i, c := range t.cols {
 		if d, ok := row[c.Name]; ok && !isDefault(d, t.defaultVals[i]) {
-			mask |= 1 << i
-			count++
-		}
-	}
-	mask |= 1 << (n - 1)
-	vals := make([]ovsdb.Datum, 0, count)
-	for i, c := range t.cols {
-		if mask&(1<<i) != 0 {
-			d := row[c.Name]
-			if d.Values != nil && t.strs != nil {
-				d = t.strs.mapDatum(d)
+			r.mask |= 1 << i
+			if isSingle(d) {
+				r.single |= 1 << i
+				nAtoms++
+			} else {
+				nVals++
 			}
-			vals = append(vals, d)
 		}
 	}
-	vals = append(vals, t.version(row))
-	return crow{mask: mask, vals: vals}
+	ver := t.version(row)
+	r.mask |= 1 << (n - 1)
+	if isSingle(ver) {
+		r.single |= 1 << (n - 1)
+		nAtoms++
+	} else {
+		nVals++
+	}
+	if nVals > 0 {
+		r.vals = make([]ovsdb.Datum, 0, nVals)
+	}
+	if nAtoms > 0 {
+		r.atoms = make([]ovsdb.Atom, 0, nAtoms)
+	}
+	for i := 0; i < n; i++ {
+		bit := uint64(1) << i
+		if r.mask&bit == 0 {
+			continue
+		}
+		d := ver
+		if i < n-1 {
+			d = row[t.cols[i].Name]
+		}
+		switch {
+		case r.single&bit != 0:
+			r.atoms = append(r.atoms, d.Keys[0])
+		case d.Values != nil && t.strs != nil:
+			r.vals = append(r.vals, t.strs.mapDatum(d))
+		default:
+			r.vals = append(r.vals, d)
+		}
+	}
+	return r
 }
+
+// isSingle reports whether d is one atom and not a map.
+func isSingle(d ovsdb.Datum) bool { return len(d.Keys) == 1 && d.Values == nil }
 
 func (t *table) version(row ovsdb.Row) ovsdb.Datum {
 	if v, ok := row["_version"]; ok {
@@ -91,7 +123,11 @@ func (t *table) at(r crow, i int) ovsdb.Datum {
 	if r.mask&bit == 0 {
 		return t.defaultVals[i]
 	}
-	return r.vals[bits.OnesCount64(r.mask&(bit-1))]
+	if r.single&bit != 0 {
+		j := bits.OnesCount64(r.single & (bit - 1))
+		return ovsdb.Datum{Keys: r.atoms[j : j+1 : j+1]}
+	}
+	return r.vals[bits.OnesCount64(r.mask&^r.single&(bit-1))]
 }
 
 // val returns the datum of a column other than "_uuid"; the zero Datum

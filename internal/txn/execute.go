@@ -263,7 +263,7 @@ func (x *txn) get(t *table, uuid ovsdb.UUID) (m match, ok bool) {
 		}
 	}
 	if e := t.rows[uuid]; e != nil {
-		return match{uuid: uuid, r: e.r, t: t}, true
+		return match{uuid: uuid, e: e, t: t}, true
 	}
 	return match{}, false
 }
@@ -395,7 +395,7 @@ func (x *txn) scan(t *table, cond *Condition) []match {
 			}
 		}
 		if cond.matchVals(t, e.node.uuid, e.r) {
-			out = append(out, match{uuid: e.node.uuid, r: e.r, t: t})
+			out = append(out, match{uuid: e.node.uuid, e: e, t: t})
 		}
 	}
 	if tt != nil {
@@ -413,7 +413,7 @@ func (x *txn) scan(t *table, cond *Condition) []match {
 type match struct {
 	uuid ovsdb.UUID
 	row  ovsdb.Row
-	r    crow
+	e    *entry
 	t    *table
 }
 
@@ -426,7 +426,7 @@ func (m *match) col(name string, typ ovsdb.Type) ovsdb.Datum {
 		return ovsdb.Datum{Keys: []ovsdb.Atom{m.uuid}}
 	}
 	if i, ok := m.t.colIdx[name]; ok {
-		return m.t.at(m.r, i)
+		return m.t.at(m.e.r, i)
 	}
 	return ovsdb.DefaultDatum(typ)
 }
@@ -436,7 +436,7 @@ func (m *match) full() ovsdb.Row {
 	if m.row != nil || m.t == nil {
 		return m.row
 	}
-	return m.t.rowMap(m.r)
+	return m.t.rowMap(m.e.r)
 }
 
 // matches reports whether the row satisfies cond.
@@ -444,7 +444,7 @@ func (m *match) matches(cond *Condition) bool {
 	if m.row != nil || m.t == nil {
 		return cond.Match(m.uuid, m.row)
 	}
-	return cond.matchVals(m.t, m.uuid, m.r)
+	return cond.matchVals(m.t, m.uuid, m.e.r)
 }
 
 // query returns the rows of t that satisfy cond, as the transaction sees
@@ -476,7 +476,7 @@ func (x *txn) query(t *table, cond *Condition) []match {
 			continue
 		}
 		if cond.matchVals(t, nd.uuid, nd.e.r) {
-			out = append(out, match{uuid: nd.uuid, r: nd.e.r, t: t})
+			out = append(out, match{uuid: nd.uuid, e: nd.e, t: t})
 		}
 	}
 	return out
