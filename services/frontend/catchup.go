@@ -51,9 +51,12 @@ func (s *Server) catchUp(ctx context.Context, db *database) {
 func (s *Server) waitFeed(ctx context.Context, db *database, rev int64, timeout time.Duration) {
 	f := db.feed
 	f.mu.Lock()
-	cur := f.rev
+	cur, healthy := f.rev, f.healthy
 	f.mu.Unlock()
-	if cur >= rev {
+	if cur >= rev || !healthy {
+		// Caught up, or the subscription is down and cannot catch up
+		// before it is back (the monitor then gets what the feed has,
+		// and the rest as updates once it resumes).
 		return
 	}
 	if hook := s.testHookCatchUp.Load(); hook != nil {
