@@ -14,9 +14,11 @@
 //     monitor_cancel, lock, steal and unlock, with ovsdb-server 3.1's
 //     replies and error texts (compared in tests with the real server);
 //   - one feed per database: a single subscription to the monitorhub
-//     (the Subscriber seam), the decoded rows, a ring of recent revisions
-//     for monitor_cond_since, and the fan-out of every change to the
-//     monitors of all sessions, each distinct selection rendered once;
+//     (the Subscriber seam), the rows and a ring of recent revisions for
+//     monitor_cond_since, both kept as the JSON stored in etcd and decoded
+//     only for monitors (only tables some monitor selects), and the
+//     fan-out of every change to the monitors of all sessions, each
+//     distinct selection rendered once;
 //   - the read-only _Server database, kept current from the feeds;
 //   - OVSDB locks: per frontend, or cluster-wide in etcd under this
 //     frontend's lease when Deps.Etcd is set.
