@@ -24,10 +24,12 @@ const (
 	DefaultHistoryMaxTxns = 10000
 	// DefaultHistoryMaxBytes bounds the history of one database by the
 	// size of the row values it holds (old and new) plus about 200 bytes
-	// per changed row: 64 MiB holds the load of 100,000 500-byte rows, or
-	// about 50,000 updates of them, while bounding what the history adds
-	// to the hub's memory (the current rows cost about 600 bytes each).
-	DefaultHistoryMaxBytes = 64 << 20
+	// per changed row. 32 MiB holds 10,000 transactions of a few rows
+	// each, or about 45,000 inserts (25,000 updates) of 500-byte rows,
+	// while bounding what the history adds to the hub's memory: the
+	// current rows of a 100,000-row database cost about 60 MB, and a
+	// subscriber that falls further behind resumes from a snapshot.
+	DefaultHistoryMaxBytes = 32 << 20
 	// DefaultHistoryRebuildRevisions is how far back (in etcd revisions) a
 	// starting hub reads so that frontends can resume across a hub
 	// restart; it is capped by etcd's compaction.
