@@ -20,6 +20,7 @@ const (
 const (
 	schemaName   = "_schema"
 	commentsName = "_comments"
+	commitName   = "_commit"
 	serviceDir   = "_"
 	locksName    = "_locks"
 	txnengName   = "_txnengine"
@@ -114,6 +115,13 @@ func (l Layout) Row(db, table string, uuid ovsdb.UUID) string {
 // Schema is "<prefix>/<service>/<db>/_schema".
 func (l Layout) Schema(db string) string { return l.base + db + "/" + schemaName }
 
+// Commit is "<prefix>/<service>/<db>/_commit". The txnengine puts it in
+// every etcd Txn that changes db, so its ModRevision is db's last commit
+// revision: one linearizable Get of it tells a frontend which revision its
+// feed must reach before a new monitor's initial state includes every
+// acknowledged transaction (etcd's own revision counts all databases).
+func (l Layout) Commit(db string) string { return l.base + db + "/" + commitName }
+
 // Comments is "<prefix>/<service>/<db>/_comments/", the prefix of the
 // comments of db.
 func (l Layout) Comments(db string) string { return l.base + db + "/" + commentsName + "/" }
@@ -198,6 +206,7 @@ const (
 	KindRow
 	KindSchema
 	KindComment
+	KindCommit
 )
 
 // String returns the kind's name.
@@ -209,6 +218,8 @@ func (k Kind) String() string {
 		return "schema"
 	case KindComment:
 		return "comment"
+	case KindCommit:
+		return "commit"
 	default:
 		return "unknown"
 	}
@@ -253,6 +264,9 @@ func (l Layout) ParseIn(db, key string) (Key, error) {
 func parseInDB(key, db, rest string) (Key, error) {
 	if rest == schemaName {
 		return Key{Kind: KindSchema, DB: db}, nil
+	}
+	if rest == commitName {
+		return Key{Kind: KindCommit, DB: db}, nil
 	}
 	if name, ok := strings.CutPrefix(rest, commentsName+"/"); ok {
 		if name == "" || strings.ContainsRune(name, '/') {

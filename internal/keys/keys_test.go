@@ -134,6 +134,7 @@ func TestParse(t *testing.T) {
 		{name: "row", key: l.Row("OVN_Southbound", "Chassis", u), want: keys.Key{Kind: keys.KindRow, DB: "OVN_Southbound", Table: "Chassis", UUID: u}},
 		{name: "schema", key: l.Schema("db"), want: keys.Key{Kind: keys.KindSchema, DB: "db"}},
 		{name: "comment", key: l.Comment("db", time.Unix(1, 0), 3), want: keys.Key{Kind: keys.KindComment, DB: "db", Name: "00000000001000000000-000003"}},
+		{name: "commit", key: l.Commit("db"), want: keys.Key{Kind: keys.KindCommit, DB: "db"}},
 		{name: "future reserved", key: "p/q/svc/db/_future", want: keys.Key{Kind: keys.KindUnknown, DB: "db"}},
 		{name: "other service", key: "p/q/other/db/T/" + u.String(), wantErr: true},
 		{name: "service dir", key: l.Lock("x"), wantErr: true},

@@ -12,15 +12,14 @@ import (
 //
 // Two marks bound what may have been acknowledged: the highest revision
 // a transact on db through this frontend returned (exact, no I/O), and,
-// with etcd, the revision of a linearizable read (covering other
-// frontends). The read is of one key, so it costs one etcd round trip
-// whatever the database's size. etcd's revision is cluster-wide: when the
-// last write was to another database or to a lock key, the feed reaches
-// it only through the monitorhub's next progress notification, which is
-// why that wait is bounded by MonitorSyncTimeout and then gives up
-// quietly (the state is then no older than a clustered ovsdb-server
-// follower's). Errors are not returned: a monitor is never refused
-// because the catch-up failed.
+// with etcd, the ModRevision of db's commit key (keys.Commit), which the
+// txnengine writes in every Txn that changes db, read linearizably: it
+// covers commits through other frontends, costs one etcd round trip
+// whatever the database's size, and, unlike etcd's cluster-wide revision,
+// never waits for a write to another database or to a lock key. The wait
+// is bounded by MonitorSyncTimeout and then gives up quietly (the state is
+// then no older than a clustered ovsdb-server follower's). Errors are not
+// returned: a monitor is never refused because the catch-up failed.
 func (s *Server) catchUp(ctx context.Context, db *database) {
 	if db.server != nil || db.feed == nil {
 		return // _Server is local
@@ -34,16 +33,19 @@ func (s *Server) catchUp(ctx context.Context, db *database) {
 	}
 	start := time.Now()
 	gctx, cancel := context.WithTimeout(ctx, s.cfg.MonitorSyncTimeout)
-	resp, err := s.deps.Etcd.Get(gctx, s.keys.Schema(db.name))
+	resp, err := s.deps.Etcd.Get(gctx, s.keys.Commit(db.name))
 	cancel()
 	if err != nil {
 		if ctx.Err() == nil {
-			s.log.Warn("monitor: read etcd revision", "db", db.name, "err", err)
+			s.log.Warn("monitor: read last commit revision", "db", db.name, "err", err)
 		}
 		return
 	}
+	if len(resp.Kvs) == 0 {
+		return // nothing committed to db yet
+	}
 	if rem := s.cfg.MonitorSyncTimeout - time.Since(start); rem > 0 {
-		s.waitFeed(ctx, db, resp.Header.GetRevision(), rem)
+		s.waitFeed(ctx, db, resp.Kvs[0].ModRevision, rem)
 	}
 }
 

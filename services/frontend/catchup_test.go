@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/etcdtest"
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/keys"
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/schema"
 	txnenginev1 "github.com/ovsdb-etcd/ovsdb-etcd/proto/ovsdbetcd/txnengine/v1"
 )
@@ -42,10 +43,10 @@ func TestMonitorIncludesLastAck(t *testing.T) {
 
 			insert := map[string]any{"op": "insert", "table": "A", "row": map[string]any{"s": "acked"}}
 			if tc.etcd {
-				// Align the fake's revisions with etcd's, then commit
-				// "elsewhere" (not through this frontend) at etcd's
-				// current revision.
-				resp, err := be.etcd.Put(t.Context(), "unrelated", "x")
+				// Commit "elsewhere" (not through this frontend): the
+				// txnengine's commit key moves to the commit revision,
+				// and the fake's revisions are aligned with etcd's.
+				resp, err := be.etcd.Put(t.Context(), keys.Default().Commit("T"), "x")
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -89,6 +90,32 @@ func TestMonitorIncludesLastAck(t *testing.T) {
 				t.Fatalf("initial state %s misses the acknowledged row", got)
 			}
 		})
+	}
+}
+
+// TestMonitorNoWaitForOtherWrites: etcd writes that are not commits to
+// the monitored database (another database, lock keys) never make a new
+// monitor wait, although they move etcd's cluster-wide revision.
+func TestMonitorNoWaitForOtherWrites(t *testing.T) {
+	sch := loadSchema(t)
+	be := newFakeBackend(t, map[string]*schema.Database{sch.Name: sch})
+	be.etcd = etcdtest.NewServer(t).Client(t)
+	env := startServerOn(t, be, func(c *Config) { c.MonitorSyncTimeout = testTimeout }, nil)
+	c := dial(t, env.addr(), nil)
+	// A monitor in this session makes the transact reply wait for its own
+	// update, so the feed holds every commit before the puts below.
+	call(t, c, "monitor_cond", "T", "m1", map[string]any{"A": []any{map[string]any{"columns": []any{"s"}}}})
+	call(t, c, "transact", "T", map[string]any{"op": "insert", "table": "A", "row": map[string]any{"s": "x"}})
+	for _, k := range []string{keys.Default().Commit("OTHER"), keys.Default().Lock("l"), "unrelated"} {
+		if _, err := be.etcd.Put(t.Context(), k, "x"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hook := func(db string) { t.Errorf("monitor on %s waited for writes to other keys", db) }
+	env.srv.testHookCatchUp.Store(&hook)
+	r := call(t, c, "monitor_cond", "T", "m2", map[string]any{"A": []any{map[string]any{"columns": []any{"s"}}}})
+	if n := strings.Count(string(r), `"initial"`); n != 1 {
+		t.Fatalf("initial state %s, want 1 row", r)
 	}
 }
 
