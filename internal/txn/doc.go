@@ -16,6 +16,10 @@
 // (which ovsdb-server also does): indexes are hash maps, and the Database
 // keeps per-row strong reference counts and weak-reference sources so that
 // garbage collection and integrity checks visit touched rows only.
+// Committed rows are stored compactly (crow.go: only non-default columns,
+// one-atom columns as bare atoms, map strings interned), not as
+// ovsdb.Row maps; Get, Range and a transaction's touched rows build maps
+// on demand, and conditions read the compact form in place.
 //
 // Where ovsdb-server's answer depends on the order of its hash maps (which
 // of several errors it reports, the order of the two rows of a duplicate
