@@ -20,9 +20,22 @@ import (
 // is bounded by MonitorSyncTimeout and then gives up quietly (the state is
 // then no older than a clustered ovsdb-server follower's). Errors are not
 // returned: a monitor is never refused because the catch-up failed.
+//
+// For _Server it catches up every database and then refreshes _Server's
+// rows, so that its "index" is never lower than one a client saw through
+// another frontend (the IDL drops a server whose index went backwards).
 func (s *Server) catchUp(ctx context.Context, db *database) {
-	if db.server != nil || db.feed == nil {
-		return // _Server is local
+	if db.server != nil {
+		for _, other := range s.dbs {
+			if other.server == nil {
+				s.catchUp(ctx, other)
+			}
+		}
+		db.server.refresh()
+		return
+	}
+	if db.feed == nil {
+		return
 	}
 	f := db.feed
 	if rev := f.committed.Load(); rev > 0 {

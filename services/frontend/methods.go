@@ -161,6 +161,7 @@ func (s *session) transact(m *jsonrpc.Message) error {
 	s.mu.Unlock()
 
 	if db.server != nil {
+		s.srv.catchUp(ctx, db)
 		reply := db.server.transact(params()[1:])
 		s.finishTransact(key, in, m.ID, reply)
 		cancel()
@@ -230,6 +231,10 @@ func (s *session) runTransact(ctx context.Context, db *database, key string, in 
 	span.SetAttributes(attribute.Int64("rev", resp.GetRevision()))
 	if rev := resp.GetRevision(); rev > 0 && db.feed != nil {
 		db.feed.noteCommitted(rev)
+		// _Server's index moves before the reply, as in ovsdb-server.
+		if sdb := s.srv.dbs[ServerDatabase]; sdb != nil && sdb.server != nil {
+			sdb.server.refresh()
+		}
 	}
 	// Only a session that monitors the database can tell whether the
 	// update came before the reply; do not make others wait for it.

@@ -120,8 +120,9 @@ func rowID(name string) ovsdb.UUID {
 }
 
 // desiredRow is name's Database row as a clustered ovsdb-server shows
-// it: "index" follows the etcd revision the feed has applied (so it never
-// goes backwards, and frontends of one cluster agree), "connected" and
+// it: "index" follows the etcd revision the feed has applied or a
+// transact through this frontend returned (so it never goes backwards, and
+// frontends of one cluster agree), "connected" and
 // "leader" whether the feed's subscription is healthy.
 func (sdb *serverDB) desiredRow(name string, db *database) ovsdb.Row {
 	row := ovsdb.Row{
@@ -137,6 +138,9 @@ func (sdb *serverDB) desiredRow(name string, db *database) ovsdb.Row {
 	db.feed.mu.Lock()
 	rev, healthy := db.feed.rev, db.feed.healthy
 	db.feed.mu.Unlock()
+	// A commit through this frontend counts before its update arrives: a
+	// clustered ovsdb-server bumps index before it answers the transact.
+	rev = max(rev, db.feed.committed.Load())
 	row["model"] = atom("clustered")
 	row["connected"], row["leader"] = atom(healthy), atom(healthy)
 	row["sid"] = atom(toOVSDBUUID(sdb.serverID))
