@@ -118,9 +118,10 @@ func gateBatch(t *testing.T, e *Engine, fkv *faultKV, n int, queue func(), then 
 	case <-time.After(testTimeout):
 		t.Fatal("blocker never reached the gate")
 	}
-	queue()
 	tm := e.currentTerm()
-	eventually(t, "queued requests", func() bool { return len(tm.queue) == n })
+	base := tm.took.Load()
+	queue()
+	eventually(t, "requests taken", func() bool { return tm.took.Load()+int64(len(tm.queue))-base == int64(n) })
 	close(release)
 	wg.Wait()
 }

@@ -83,6 +83,9 @@ type term struct {
 	locks *lockView
 
 	highWater atomic.Int64
+	// took counts the requests the commit loop took off queue (tests
+	// wait on it to know a batch has formed).
+	took atomic.Int64
 	// lastRev is rev for the compaction goroutine.
 	lastRev atomic.Int64
 }
@@ -142,45 +145,6 @@ func (t *term) finish(cause error) {
 		default:
 			return
 		}
-	}
-}
-
-// run is the commit loop. It returns when leadership ends (session closed,
-// fence failed), when ctx ends, or when a commit outcome cannot be
-// resolved; every request of the batch in hand has been answered by then.
-func (t *term) run(ctx context.Context) error {
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
-	retryParked := false
-	for {
-		var batch []*request
-		if retryParked && len(t.parked) > 0 {
-			batch = t.unparkAll()
-		} else {
-			t.armTimer(timer)
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-t.sess.Done():
-				return errors.New("election session ended")
-			case r := <-t.queue:
-				batch = append(batch, r)
-			case r := <-t.cancelCh:
-				t.dropCancelled(r)
-				continue
-			case <-timer.C:
-				batch = t.unparkExpired(time.Now())
-				if len(batch) == 0 {
-					continue
-				}
-			}
-		}
-		committed, err := t.process(ctx, batch, true)
-		if err != nil {
-			return err
-		}
-		retryParked = committed
 	}
 }
 
@@ -263,146 +227,6 @@ func (t *term) dropCancelled(r *request) {
 type executed struct {
 	r   *request
 	res txn.Result
-}
-
-// process executes batch, pulling more queued requests while the batch
-// stays under the group-commit limits (when drain), commits the result
-// and answers every request. committed reports that data changed.
-func (t *term) process(ctx context.Context, batch []*request, drain bool) (committed bool, err error) {
-	start := time.Now()
-	b := newBatch(t.e.keys)
-	var done []executed
-	_, span := t.e.tracer.Start(ctx, "txnengine.execute")
-	for i := 0; ; i++ {
-		if i == len(batch) {
-			if !drain || b.ops() >= t.e.cfg.MaxBatchOps || b.bytes >= t.e.cfg.MaxBatchBytes || len(batch) >= t.e.cfg.MaxBatchOps {
-				break
-			}
-			select {
-			case r := <-t.queue:
-				batch = append(batch, r)
-			default:
-			}
-			if i == len(batch) {
-				break
-			}
-		}
-		r := batch[i]
-		if err := r.ctx.Err(); err != nil {
-			r.answer(Response{}, err) // never executed
-			continue
-		}
-		// The batch's spans are linked to each request's trace (the
-		// frontend's, through otelgrpc), since one batch serves many.
-		span.AddLink(trace.LinkFromContext(r.ctx))
-		db := t.dbs[r.db]
-		r.executed = time.Now()
-		expired := !r.deadline.IsZero() && !time.Now().Before(r.deadline)
-		r.asserted = r.asserted[:0]
-		hasLock := func(name string) bool { return t.holdsLock(ctx, r, name) }
-		res, perr := t.execute(db, r.ops, txn.Options{HasLock: hasLock, WaitExpired: expired})
-		if perr != nil {
-			// The executor broke on this request and may have left the
-			// in-memory state half changed: end the term (the next one
-			// reloads from etcd). Others of the batch did not commit and
-			// may retry; this one would break again, so it gets the error.
-			span.End()
-			t.log.Error("transaction broke the executor; ending the term", "db", r.db, "session", r.session, "err", perr)
-			t.failAll(done, fmt.Errorf("%w: %s", ErrLeadershipLost, perr.Error()))
-			t.e.metrics.transactions.WithLabelValues("failed").Inc()
-			r.answer(Response{}, perr)
-			return false, perr
-		}
-		if res.Blocked {
-			t.park(r, res.BlockTimeoutMs)
-			continue
-		}
-		if replyFailed(res.Reply) {
-			res.Comments = nil // only committed transactions leave comments
-		}
-		if len(res.Changes) > 0 || len(res.Comments) > 0 {
-			// Only a transaction that writes needs its asserts fenced: one
-			// that writes nothing is answered from this execution alone.
-			b.assert(r.asserted)
-		}
-		if err := b.add(r.db, db, res.Changes, res.Comments); err != nil {
-			// Encoding a row the executor produced cannot fail unless the
-			// schema and executor disagree; the memory state is suspect.
-			span.End()
-			t.failAll(done, fmt.Errorf("%w: %s", ErrLeadershipLost, err.Error()))
-			r.answer(Response{}, fmt.Errorf("encode rows: %w", err))
-			return false, fmt.Errorf("encode rows: %w", err)
-		}
-		done = append(done, executed{r: r, res: res})
-	}
-	span.SetAttributes(attribute.Int("batch_size", len(done)), attribute.Int64("leader_rev", t.leaderRev))
-	span.End()
-	if len(done) == 0 {
-		return false, nil
-	}
-	if b.empty() {
-		t.publish(ctx, done, 0, nil)
-		return false, nil
-	}
-
-	rev, cerr := t.commit(ctx, b)
-	t.e.metrics.commitLatency.Observe(time.Since(start).Seconds())
-	switch {
-	case cerr == nil:
-		t.e.metrics.batchSize.Observe(float64(len(done)))
-		t.publish(ctx, done, rev, nil)
-		return true, nil
-	case errors.Is(cerr, errTooLarge):
-		// etcd refused the Txn before applying it: memory is ahead of
-		// etcd, so undo the batch, then commit each transaction on its
-		// own so that only the one past the limits fails.
-		t.revert(done)
-		if len(done) == 1 {
-			t.publish(ctx, done, 0, cerr)
-			return false, nil
-		}
-		t.log.Info("batch past etcd limits; committing its transactions one by one", "batch_size", len(done))
-		for i, x := range done {
-			c, err := t.process(ctx, []*request{x.r}, false)
-			if err != nil {
-				// x was answered by process; the rest never ran again.
-				t.e.retire(t)
-				for _, y := range done[i+1:] {
-					y.r.answer(Response{}, fmt.Errorf("%w: %s", ErrLeadershipLost, err.Error()))
-				}
-				return false, err
-			}
-			committed = committed || c
-		}
-		return committed, nil
-	case errors.Is(cerr, errLockFenced):
-		// A lock a transaction asserted changed between its execution and
-		// the commit; nothing of the batch applied. The view now holds the
-		// lock keys as the failed Txn read them, so executing the batch
-		// again fails the offenders' asserts ("not owner") and commits the
-		// rest.
-		t.revert(done)
-		t.log.Info("lock changed before commit; executing the batch again", "batch_size", len(done))
-		again := make([]*request, len(done))
-		for i, x := range done {
-			again[i] = x.r
-		}
-		return t.process(ctx, again, false)
-	case errors.Is(cerr, errNotApplied):
-		// Nothing of the batch is in etcd, and we may still lead: undo it
-		// and answer retryably; the next commit's fence tells.
-		t.revert(done)
-		for _, x := range done {
-			t.e.metrics.transactions.WithLabelValues("unavailable").Inc()
-			x.r.answer(Response{}, cerr)
-		}
-		return false, nil
-	default:
-		// Fenced or unresolved: nothing of this batch is in etcd, or we
-		// cannot tell. Either way the term ends.
-		t.failAll(done, cerr)
-		return false, cerr
-	}
 }
 
 // revert undoes the in-memory changes of the executed transactions of a
