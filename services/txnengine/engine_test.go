@@ -673,3 +673,92 @@ func TestRunServesUntilCancelled(t *testing.T) {
 		t.Fatal("parked wait not answered after stop")
 	}
 }
+
+// TestPipelineRecovers: transactions executed on top of a batch whose
+// Txn is in flight are undone and executed again when that Txn proves not
+// applied, and committed as executed when it applied after all.
+func TestPipelineRecovers(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		applied bool
+	}{
+		{name: "in-flight Txn not applied", applied: false},
+		{name: "in-flight Txn applied, answer lost", applied: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			etcd := startEtcd(t)
+			cli := etcd.client(t)
+			cfg := testConfig(t, cli, writeSchema(t, t.TempDir(), "1.0.0"), "unix:unused")
+			fkv := &faultKV{}
+			e := newTestEngine(t, cfg, false, WithKVWrapper(func(kv clientv3.KV) clientv3.KV {
+				fkv.KV = kv
+				return fkv
+			}))
+			waitLeader(t, e.Engine)
+			reached, release := make(chan struct{}), make(chan struct{})
+			fkv.mu.Lock()
+			fkv.dropAfter, fkv.failBefore = tc.applied, !tc.applied
+			fkv.gate = func() {
+				close(reached)
+				<-release
+			}
+			fkv.mu.Unlock()
+			var blockerErr error
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, _, blockerErr = transact(t, e.Engine, insertOp("dup", 0))
+			}()
+			select {
+			case <-reached:
+			case <-time.After(testTimeout):
+				t.Fatal("first commit never reached the gate")
+			}
+			tm := e.currentTerm()
+			base := tm.took.Load()
+			const writers = 4
+			results := make([][]any, writers)
+			errs := make([]error, writers)
+			for i := range writers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					name := fmt.Sprintf("w%d", i)
+					if i == 0 {
+						name = "dup" // conflicts with the in-flight insert
+					}
+					results[i], _, errs[i] = transact(t, e.Engine, insertOp(name, i))
+				}()
+			}
+			eventually(t, "writers taken", func() bool { return tm.took.Load()-base == writers })
+			close(release)
+			wg.Wait()
+			if tc.applied != (blockerErr == nil) {
+				t.Errorf("in-flight transaction: err %v, want applied %v", blockerErr, tc.applied)
+			}
+			if !tc.applied {
+				if _, ok := notExecuted(toStatus(blockerErr)); !ok {
+					t.Errorf("not applied answered %v, want retryable", blockerErr)
+				}
+			}
+			for i := range writers {
+				if errs[i] != nil {
+					t.Fatalf("writer %d: %v", i, errs[i])
+				}
+				failed := strings.Contains(fmt.Sprint(results[i]), "constraint violation")
+				if failed != (i == 0 && tc.applied) {
+					t.Errorf("writer %d: %v", i, results[i])
+				}
+			}
+			names := etcdNames(t, cli)
+			if names["dup"] != 1 || len(names) != writers {
+				t.Errorf("etcd rows %v", names)
+			}
+			res, _ := mustTransact(t, e.Engine, selectAll())
+			if got := rowNames(t, res[0]); len(got) != writers || got["dup"] != 1 {
+				t.Errorf("in-memory rows %v", got)
+			}
+		})
+	}
+}
