@@ -26,6 +26,12 @@
 //     LEADERSHIP_LOST, NOT_COMMITTED) only when it provably did not commit;
 //     Client retries exactly those, and dial failures.
 //   - One etcd op per key per Txn: a batch is coalesced to its net effect.
+//   - Commits are pipelined one deep (pipeline.go): at most one batch Txn
+//     is in flight; the commit loop executes arrivals on top of it (the
+//     next stage) and sends them when it is acknowledged. A stage is
+//     answered only after its own Txn; if the Txn in flight did not
+//     apply, the next stage is reverted first and executed again. While
+//     a Txn is in flight its goroutine owns rev, markerRev and batchSeq.
 //   - Locks (DESIGN.md "Locks"): "assert" holds only if the frontend
 //     lists the lock in held_locks and the owner key keys.Lock(name)
 //     names the request's session in the leader's view (lockView, loaded
