@@ -118,7 +118,7 @@ func dumpExact(t *testing.T, addr string) string {
 // that the rows are in etcd under the documented keys, and that they
 // survive a restart.
 func TestAllInOneMatchesOVSDBServer(t *testing.T) {
-	ref := refserver.Start(t, refserver.Options{Schemas: []string{nbSchema}})
+	ref := refserver.Start(t, refserver.Options{Schemas: []string{nbSchema}, Clustered: true})
 	a := startAllInOne(t, []string{nbSchema})
 
 	steps := append(slices.Clone(nbScript), monitorSteps...)
@@ -204,7 +204,7 @@ func TestAllInOneRefusesChangedSchemaVersion(t *testing.T) {
 // three roles as separate processes (two txnengines) on a 3-member etcd
 // cluster, and a restart of every process.
 func TestRolesMatchOVSDBServer(t *testing.T) {
-	ref := refserver.Start(t, refserver.Options{Schemas: []string{nbSchema}})
+	ref := refserver.Start(t, refserver.Options{Schemas: []string{nbSchema}, Clustered: true})
 	r := startRoles(t, []string{nbSchema}, 2)
 
 	steps := append(slices.Clone(nbScript), monitorSteps...)

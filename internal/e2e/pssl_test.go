@@ -101,6 +101,7 @@ func TestPSSLWithCertificates(t *testing.T) {
 	refPort := freePort(t)
 	refserver.Start(t, refserver.Options{
 		Schemas:   []string{nbSchema},
+		Clustered: true,
 		ExtraArgs: append([]string{fmt.Sprintf("--remote=pssl:%d:127.0.0.1", refPort)}, tlsArgs...),
 	})
 	port := freePort(t)

@@ -303,7 +303,7 @@ func TestRefserverSelfConsistent(t *testing.T) {
 	t.Parallel()
 	var outs [2]map[string]string
 	for i := range outs {
-		ref := refserver.Start(t, refserver.Options{Schemas: []string{nbSchema}})
+		ref := refserver.Start(t, refserver.Options{Schemas: []string{nbSchema}, Clustered: true})
 		outs[i] = runScript(t, ref.Addr(), nbScript)
 		for k, v := range runMonitorScript(t, ref.Addr()) {
 			outs[i][k] = v

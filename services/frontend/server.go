@@ -148,7 +148,7 @@ func New(ctx context.Context, cfg Config, deps Deps, opts ...Option) (*Server, e
 		if name == ServerDatabase {
 			return nil, fmt.Errorf("frontend: database name %q is reserved", name)
 		}
-		js, jerr := marshal(sch.JSON())
+		js, jerr := marshal(clusteredSchemaJSON(sch))
 		if jerr != nil {
 			return nil, fmt.Errorf("frontend: render schema of %q: %w", name, jerr)
 		}
@@ -399,4 +399,22 @@ func loadTLS(cfg Config) (*tls.Config, error) {
 		tc.ClientAuth = tls.RequireAndVerifyClientCert
 	}
 	return tc, nil
+}
+
+// clusteredSchemaJSON renders sch as a clustered ovsdb-server serves it:
+// clusters keep every column, so ovsdb-server makes ephemeral columns
+// persistent and get_schema and _Server show no "ephemeral" flag. Every
+// column lives in etcd here, so the same is true of ovsdb-etcd.
+func clusteredSchemaJSON(sch *schema.Database) any {
+	js := sch.JSON()
+	tables, _ := js.(map[string]any)["tables"].(map[string]any)
+	for _, t := range tables {
+		cols, _ := t.(map[string]any)["columns"].(map[string]any)
+		for _, c := range cols {
+			if cm, ok := c.(map[string]any); ok {
+				delete(cm, "ephemeral")
+			}
+		}
+	}
+	return js
 }
