@@ -13,37 +13,15 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/e2e/e2etest"
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/etcdtest"
-	"github.com/ovsdb-etcd/ovsdb-etcd/internal/jsonrpc"
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/refserver"
 )
-
-// transact sends one transact over a fresh connection and returns the
-// decoded result array.
-func transact(t testing.TB, addr, db string, ops ...any) []map[string]any {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), clientTimeout)
-	defer cancel()
-	c, err := jsonrpc.Dial(ctx, addr)
-	if err != nil {
-		t.Fatalf("dial %s: %v", addr, err)
-	}
-	defer c.Close()
-	raw, err := c.Call(ctx, "transact", append([]any{db}, ops...)...)
-	if err != nil {
-		t.Fatalf("transact on %s: %v", addr, err)
-	}
-	var res []map[string]any
-	if err := json.Unmarshal(raw, &res); err != nil {
-		t.Fatalf("transact on %s: decode %s: %v", addr, raw, err)
-	}
-	return res
-}
 
 // selectRows returns the rows of table (every column) on addr.
 func selectRows(t testing.TB, addr, db, table string) []map[string]any {
 	t.Helper()
-	res := transact(t, addr, db, map[string]any{"op": "select", "table": table, "where": []any{}})
+	res := e2etest.Transact(t, addr, db, map[string]any{"op": "select", "table": table, "where": []any{}})
 	if len(res) != 1 || res[0]["rows"] == nil {
 		t.Fatalf("select %s on %s: %v", table, addr, res)
 	}
@@ -71,7 +49,7 @@ func uuidOf(t testing.TB, row map[string]any) string {
 func checkRowsInEtcd(t *testing.T, cli *clientv3.Client, prefix, addr, db, table string) {
 	t.Helper()
 	rows := selectRows(t, addr, db, table)
-	ctx, cancel := context.WithTimeout(t.Context(), clientTimeout)
+	ctx, cancel := context.WithTimeout(t.Context(), e2etest.ClientTimeout)
 	defer cancel()
 	tablePrefix := fmt.Sprintf("%s/%s/%s/", prefix, db, table)
 	resp, err := cli.Get(ctx, tablePrefix, clientv3.WithPrefix())
@@ -110,7 +88,7 @@ func checkRowsInEtcd(t *testing.T, cli *clientv3.Client, prefix, addr, db, table
 // normalized: after a restart even the UUIDs must be the same.
 func dumpExact(t *testing.T, addr string) string {
 	t.Helper()
-	return refserver.MustRunClient(t, clientTimeout, "ovsdb-client", "dump", addr, "OVN_Northbound")
+	return refserver.MustRunClient(t, e2etest.ClientTimeout, "ovsdb-client", "dump", addr, "OVN_Northbound")
 }
 
 // TestAllInOneMatchesOVSDBServer runs the issue 4 client script against a
@@ -134,7 +112,7 @@ func TestAllInOneMatchesOVSDBServer(t *testing.T) {
 	for _, table := range []string{"Logical_Switch", "Logical_Switch_Port", "ACL", "Logical_Router", "Logical_Router_Port", "Load_Balancer"} {
 		checkRowsInEtcd(t, cli, prefix, a.Addr(), "OVN_Northbound", table)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), clientTimeout)
+	ctx, cancel := context.WithTimeout(t.Context(), e2etest.ClientTimeout)
 	defer cancel()
 	if resp, err := cli.Get(ctx, prefix+"/OVN_Northbound/_schema"); err != nil || len(resp.Kvs) != 1 {
 		t.Errorf("schema not stored at %s/OVN_Northbound/_schema: %v", prefix, err)
@@ -146,8 +124,8 @@ func TestAllInOneMatchesOVSDBServer(t *testing.T) {
 		t.Errorf("dump differs after restart:\n--- before:\n%s\n--- after:\n%s", before, after)
 	}
 	// The restarted server still transacts, on the same data.
-	refserver.MustRunClient(t, clientTimeout, "ovn-nbctl", "--db="+a.Addr(), "--no-leader-only", "ls-add", "after-restart")
-	out := refserver.MustRunClient(t, clientTimeout, "ovn-nbctl", "--db="+a.Addr(), "--no-leader-only", "--bare", "--columns=name", "list", "Logical_Switch")
+	refserver.MustRunClient(t, e2etest.ClientTimeout, "ovn-nbctl", "--db="+a.Addr(), "--no-leader-only", "ls-add", "after-restart")
+	out := refserver.MustRunClient(t, e2etest.ClientTimeout, "ovn-nbctl", "--db="+a.Addr(), "--no-leader-only", "--bare", "--columns=name", "list", "Logical_Switch")
 	if !strings.Contains(out, "after-restart") || !strings.Contains(out, "sw0") {
 		t.Errorf("after restart, switches are %q", out)
 	}
@@ -157,7 +135,7 @@ func TestAllInOneMatchesOVSDBServer(t *testing.T) {
 // data with a schema of another version: it must exit non-zero, saying
 // why, and the stored data must be untouched.
 func TestAllInOneRefusesChangedSchemaVersion(t *testing.T) {
-	dir := shortDir(t)
+	dir := e2etest.ShortDir(t)
 	v1 := filepath.Join(dir, "v1.ovsschema")
 	v2 := filepath.Join(dir, "v2.ovsschema")
 	const schemaFmt = `{"name":"Simple","version":"%s","tables":{"T":{"columns":{"name":{"type":"string"}},"isRoot":true}}}`
@@ -168,23 +146,23 @@ func TestAllInOneRefusesChangedSchemaVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := startAllInOne(t, []string{v1})
-	transact(t, a.Addr(), "Simple", map[string]any{"op": "insert", "table": "T", "row": map[string]any{"name": "kept"}})
-	if err := a.p.stop(); err != nil {
+	e2etest.Transact(t, a.Addr(), "Simple", map[string]any{"op": "insert", "table": "T", "row": map[string]any{"name": "kept"}})
+	if err := a.p.Stop(); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
 
-	args := slices.Clone(a.p.args)
+	args := slices.Clone(a.p.Args())
 	for i := range args {
 		if args[i] == v1 {
 			args[i] = v2
 		}
 	}
-	p := startProc(t, "all-in-one v2", binPath, args...)
-	err := p.wait(readyTimeout)
-	if err == nil || p.running() {
+	p := e2etest.StartProc(t, "all-in-one v2", e2etest.Bin(), args...)
+	err := p.Wait(e2etest.ReadyTimeout)
+	if err == nil || p.Running() {
 		t.Fatalf("all-in-one with a changed schema version: exit %v, want a failure", err)
 	}
-	if out := p.out.String(); !strings.Contains(out, "version") {
+	if out := p.Output(); !strings.Contains(out, "version") {
 		t.Errorf("refusal does not mention the version:\n%s", out)
 	}
 	if _, statErr := os.Stat(a.sock); statErr == nil {
@@ -192,8 +170,8 @@ func TestAllInOneRefusesChangedSchemaVersion(t *testing.T) {
 	}
 
 	// The same schema again still serves the old data.
-	a.p.start()
-	waitServing(t, a.p, a.Addr(), a.dbs)
+	a.p.Start()
+	e2etest.WaitServing(t, a.p, a.Addr(), a.dbs...)
 	rows := selectRows(t, a.Addr(), "Simple", "T")
 	if len(rows) != 1 || rows[0]["name"] != "kept" {
 		t.Errorf("after the refused start, rows are %v", rows)
@@ -222,7 +200,7 @@ func TestRolesMatchOVSDBServer(t *testing.T) {
 	if after := dumpExact(t, r.Addr()); after != before {
 		t.Errorf("dump differs after restarting every process:\n--- before:\n%s\n--- after:\n%s", before, after)
 	}
-	refserver.MustRunClient(t, clientTimeout, "ovn-nbctl", "--db="+r.Addr(), "--no-leader-only", "ls-add", "after-restart")
+	refserver.MustRunClient(t, e2etest.ClientTimeout, "ovn-nbctl", "--db="+r.Addr(), "--no-leader-only", "ls-add", "after-restart")
 	checkRowsInEtcd(t, r.cli, "ovsdb/default", r.Addr(), "OVN_Northbound", "Logical_Switch")
 }
 
@@ -233,17 +211,17 @@ func TestAllInOneSurvivesSIGKILL(t *testing.T) {
 	a := startAllInOne(t, []string{nbSchema})
 	const n = 20
 	for i := range n {
-		if o, err := classify(mustMarshal(t, transact(t, a.Addr(), "OVN_Northbound",
+		if o, err := classify(mustMarshal(t, e2etest.Transact(t, a.Addr(), "OVN_Northbound",
 			map[string]any{"op": "insert", "table": "Logical_Switch", "row": map[string]any{"name": fmt.Sprintf("k%02d", i)}}))); o != acked {
 			t.Fatalf("insert %d: %v", i, err)
 		}
 	}
-	a.p.kill()
+	a.p.Kill()
 	if _, err := os.Stat(a.sock); err != nil {
 		t.Fatalf("after SIGKILL the socket should be left behind: %v", err)
 	}
-	a.p.start()
-	waitServing(t, a.p, a.Addr(), a.dbs)
+	a.p.Start()
+	e2etest.WaitServing(t, a.p, a.Addr(), a.dbs...)
 	if rows := selectRows(t, a.Addr(), "OVN_Northbound", "Logical_Switch"); len(rows) != n {
 		t.Errorf("%d rows after SIGKILL and restart, want %d", len(rows), n)
 	}
@@ -268,19 +246,19 @@ func TestAllInOneOnSharedCluster(t *testing.T) {
 	a := startAllInOneOn(t, eps, []string{nbSchema}, "--lease-ttl", "2s", "--max-request-bytes", fmt.Sprint(etcdtest.DefaultMaxRequestBytes))
 	b := startAllInOneOn(t, eps, []string{nbSchema}, "--lease-ttl", "2s", "--max-request-bytes", fmt.Sprint(etcdtest.DefaultMaxRequestBytes))
 
-	transact(t, b.Addr(), "OVN_Northbound", map[string]any{"op": "insert", "table": "Logical_Switch", "row": map[string]any{"name": "via-b"}})
-	transact(t, a.Addr(), "OVN_Northbound", map[string]any{"op": "insert", "table": "Logical_Switch", "row": map[string]any{"name": "via-a"}})
+	e2etest.Transact(t, b.Addr(), "OVN_Northbound", map[string]any{"op": "insert", "table": "Logical_Switch", "row": map[string]any{"name": "via-b"}})
+	e2etest.Transact(t, a.Addr(), "OVN_Northbound", map[string]any{"op": "insert", "table": "Logical_Switch", "row": map[string]any{"name": "via-a"}})
 	for _, srv := range []*allInOne{a, b} {
-		out := refserver.MustRunClient(t, clientTimeout, "ovn-nbctl", "--db="+srv.Addr(), "--no-leader-only", "--bare", "--columns=name", "find", "Logical_Switch")
+		out := refserver.MustRunClient(t, e2etest.ClientTimeout, "ovn-nbctl", "--db="+srv.Addr(), "--no-leader-only", "--bare", "--columns=name", "find", "Logical_Switch")
 		if !strings.Contains(out, "via-a") || !strings.Contains(out, "via-b") {
 			t.Errorf("%s sees switches %q, want via-a and via-b", srv.Addr(), out)
 		}
 	}
 	// Whichever instance leads, stopping a first leaves b serving alone.
-	if err := a.p.stop(); err != nil {
+	if err := a.p.Stop(); err != nil {
 		t.Fatalf("stop a: %v", err)
 	}
-	transact(t, b.Addr(), "OVN_Northbound", map[string]any{"op": "insert", "table": "Logical_Switch", "row": map[string]any{"name": "after-a"}})
+	e2etest.Transact(t, b.Addr(), "OVN_Northbound", map[string]any{"op": "insert", "table": "Logical_Switch", "row": map[string]any{"name": "after-a"}})
 	if rows := selectRows(t, b.Addr(), "OVN_Northbound", "Logical_Switch"); len(rows) != 3 {
 		t.Errorf("b serves %d switches, want 3", len(rows))
 	}
@@ -296,7 +274,7 @@ func TestAllInOneSideBySide(t *testing.T) {
 		as = append(as, startAllInOne(t, []string{nbSchema}))
 	}
 	for i, a := range as {
-		transact(t, a.Addr(), "OVN_Northbound", map[string]any{"op": "insert", "table": "Logical_Switch", "row": map[string]any{"name": fmt.Sprintf("own-%d", i)}})
+		e2etest.Transact(t, a.Addr(), "OVN_Northbound", map[string]any{"op": "insert", "table": "Logical_Switch", "row": map[string]any{"name": fmt.Sprintf("own-%d", i)}})
 	}
 	for i, a := range as {
 		rows := selectRows(t, a.Addr(), "OVN_Northbound", "Logical_Switch")

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/e2e/e2etest"
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/jsonrpc"
 )
 
@@ -124,8 +125,8 @@ func TestBadInputNeverCrashes(t *testing.T) {
 					checkAllErrors(t, ans.data, tc.wantReplies)
 				}
 			}
-			if !a.p.running() {
-				t.Fatalf("server exited: %v", a.p.err)
+			if !a.p.Running() {
+				t.Fatalf("server exited: %v", a.p.Err())
 			}
 			// The well-behaved client, connected all along, is still served.
 			cctx, ccancel := context.WithTimeout(ctx, badInputTimeout)
@@ -134,7 +135,7 @@ func TestBadInputNeverCrashes(t *testing.T) {
 			if err != nil || !strings.Contains(string(raw), "OVN_Northbound") {
 				t.Fatalf("good client after %s: %s, %v", tc.name, raw, err)
 			}
-			res := transact(t, a.Addr(), "OVN_Northbound", map[string]any{"op": "select", "table": "Logical_Switch", "where": []any{}, "columns": []string{"name"}})
+			res := e2etest.Transact(t, a.Addr(), "OVN_Northbound", map[string]any{"op": "select", "table": "Logical_Switch", "where": []any{}, "columns": []string{"name"}})
 			if len(res) != 1 || res[0]["error"] != nil {
 				t.Fatalf("new client after %s: %v", tc.name, res)
 			}

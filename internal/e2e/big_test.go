@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/e2e/e2etest"
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/jsonrpc"
 )
 
@@ -19,7 +20,7 @@ const bigTxnRows = 10000
 // transaction that a monitor_cond client must receive as one update2, and
 // releases a blocking wait of one client by another client's commit.
 func TestBigTransactionSeenWholeAndBlockingWait(t *testing.T) {
-	port := freePort(t)
+	port := e2etest.FreePort(t)
 	a := startAllInOne(t, []string{nbSchema}, "--metrics-listen", "127.0.0.1:"+strconv.Itoa(port))
 	metricsURL := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
@@ -53,7 +54,7 @@ func TestBigTransactionSeenWholeAndBlockingWait(t *testing.T) {
 		for i := range bigTxnRows {
 			ops = append(ops, map[string]any{"op": "insert", "table": "Logical_Switch", "row": map[string]any{"name": fmt.Sprintf("big-%05d", i)}})
 		}
-		res := transact(t, a.Addr(), "OVN_Northbound", ops...)
+		res := e2etest.Transact(t, a.Addr(), "OVN_Northbound", ops...)
 		if len(res) != bigTxnRows {
 			t.Fatalf("%d results for %d operations", len(res), bigTxnRows)
 		}
@@ -96,10 +97,10 @@ func TestBigTransactionSeenWholeAndBlockingWait(t *testing.T) {
 		}()
 		// The wait is parked in the txnengine: only then commit the
 		// release, so that it is really the commit that releases it.
-		tick := time.NewTicker(pollInterval)
+		tick := time.NewTicker(e2etest.PollInterval)
 		defer tick.Stop()
 		for {
-			if n, _, ok := metricSum(scrape(t, metricsURL), "ovsdb_etcd_txnengine_parked_waits"); ok && n >= 1 {
+			if n, _, ok := metricSum(e2etest.Scrape(t, metricsURL), "ovsdb_etcd_txnengine_parked_waits"); ok && n >= 1 {
 				break
 			}
 			select {
@@ -110,7 +111,7 @@ func TestBigTransactionSeenWholeAndBlockingWait(t *testing.T) {
 			case <-tick.C:
 			}
 		}
-		transact(t, a.Addr(), "OVN_Northbound", map[string]any{"op": "insert", "table": "Logical_Switch", "row": map[string]any{"name": "released"}})
+		e2etest.Transact(t, a.Addr(), "OVN_Northbound", map[string]any{"op": "insert", "table": "Logical_Switch", "row": map[string]any{"name": "released"}})
 		select {
 		case r := <-done:
 			if r.err != nil {

@@ -4,10 +4,11 @@
 // all-in-one on an embedded etcd and as three role processes on a 3-member
 // etcd cluster, and their outputs are compared after normalizing UUIDs.
 //
-// The package has no non-test code besides this comment. Its TestMain
-// builds cmd/ovsdb-etcd once into a temporary directory; every test runs
-// the built binary as a child process in its own short temporary
-// directory, on unix sockets and free loopback ports, so tests never
+// The package has no non-test code besides this comment; its harness
+// (building the binary, child processes, readiness, metrics scraping) is
+// internal/e2e/e2etest, shared with internal/e2e/ovn. Its TestMain builds
+// cmd/ovsdb-etcd once into a temporary directory; every test runs the
+// built binary as a child process in its own short temporary directory, on unix sockets and free loopback ports, so tests never
 // collide with each other or with other instances on the machine.
 //
 // Invariants: every test is bounded in time (each child and each client

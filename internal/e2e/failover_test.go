@@ -13,6 +13,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/e2e/e2etest"
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/etcdtest"
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/jsonrpc"
 )
@@ -41,7 +42,7 @@ const (
 func TestFailoverKillLeader(t *testing.T) {
 	r := startRoles(t, []string{nbSchema}, 2)
 	runFailover(t, r, func(leader int) (heal func()) {
-		r.engines[leader].kill()
+		r.engines[leader].Kill()
 		t.Logf("SIGKILLed txnengine-%d", leader)
 		return func() {}
 	})
@@ -184,14 +185,14 @@ func runFailover(t *testing.T, r *roles, fault func(leader int) (heal func())) {
 	}
 	t.Logf("%d acknowledged, %d failed, %d unknown", nAcked, nFailed, nUnknown)
 	if testing.Verbose() {
-		r.frontend.dumpOutput()
+		r.frontend.DumpOutput()
 	}
 }
 
 // insertSwitch inserts one Logical_Switch named name and classifies the
 // answer.
 func insertSwitch(ctx context.Context, cl *jsonrpc.Client, name string) (outcome, error) {
-	cctx, cancel := context.WithTimeout(ctx, clientTimeout)
+	cctx, cancel := context.WithTimeout(ctx, e2etest.ClientTimeout)
 	defer cancel()
 	raw, err := cl.Call(cctx, "transact", "OVN_Northbound",
 		map[string]any{"op": "insert", "table": "Logical_Switch", "row": map[string]any{"name": name}})

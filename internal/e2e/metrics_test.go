@@ -3,15 +3,13 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strconv"
 	"sync"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/e2e/e2etest"
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/jsonrpc"
 )
 
@@ -21,26 +19,6 @@ const (
 	groupTxnsEach  = 10
 	groupFailEvery = 16 // writer w with w%groupFailEvery == 0 also sends a failing txn
 )
-
-// scrape reads the prometheus text exposition at url.
-func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
-	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("scrape %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	mfs, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("parse %s: %v", url, err)
-	}
-	return mfs
-}
 
 // metricSum sums the counter, gauge or untyped values of a family, or the
 // sample sum and count of a histogram.
@@ -72,16 +50,16 @@ func metricSum(mfs map[string]*dto.MetricFamily, name string) (sum, count float6
 // internal gRPC and the monitorhub's one watch per database must be
 // exported too.
 func TestGroupCommitAndMetrics(t *testing.T) {
-	port := freePort(t)
+	port := e2etest.FreePort(t)
 	a := startAllInOne(t, []string{nbSchema}, "--metrics-listen", "127.0.0.1:"+strconv.Itoa(port))
 	metricsURL := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
 
 	// An address set whose name a failing transaction reuses (the name
 	// column is an index of this root table: constraint violation).
-	transact(t, a.Addr(), "OVN_Northbound", map[string]any{"op": "insert", "table": "Address_Set",
+	e2etest.Transact(t, a.Addr(), "OVN_Northbound", map[string]any{"op": "insert", "table": "Address_Set",
 		"row": map[string]any{"name": "taken"}})
 
-	ctx, cancel := context.WithTimeout(t.Context(), readyTimeout)
+	ctx, cancel := context.WithTimeout(t.Context(), e2etest.ReadyTimeout)
 	defer cancel()
 	var wg sync.WaitGroup
 	start := make(chan struct{})
@@ -116,7 +94,7 @@ func TestGroupCommitAndMetrics(t *testing.T) {
 		t.Errorf("%d switches, want %d", len(rows), groupWriters*groupTxnsEach)
 	}
 
-	mfs := scrape(t, metricsURL)
+	mfs := e2etest.Scrape(t, metricsURL)
 	ovsdbTxns, _, ok1 := metricSum(mfs, "ovsdb_etcd_txnengine_ovsdb_transactions_total")
 	etcdTxns, _, ok2 := metricSum(mfs, "ovsdb_etcd_txnengine_etcd_txns_total")
 	batchSum, batchCount, ok3 := metricSum(mfs, "ovsdb_etcd_txnengine_commit_batch_size_transactions")

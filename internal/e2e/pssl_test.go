@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/e2e/e2etest"
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/refserver"
 )
 
@@ -94,24 +95,24 @@ func writePEM(t testing.TB, path, typ string, der []byte) {
 // TestPSSLWithCertificates runs ovsdb-client over pssl against ovsdb-server
 // and all-in-one, both given the same PEM files, and compares the outputs.
 func TestPSSLWithCertificates(t *testing.T) {
-	dir := shortDir(t)
+	dir := e2etest.ShortDir(t)
 	p := newPKI(t, dir)
 	tlsArgs := []string{"--private-key=" + p.serverKey, "--certificate=" + p.serverCert, "--ca-cert=" + p.caCert}
 
-	refPort := freePort(t)
+	refPort := e2etest.FreePort(t)
 	refserver.Start(t, refserver.Options{
 		Schemas:   []string{nbSchema},
 		Clustered: true,
 		ExtraArgs: append([]string{fmt.Sprintf("--remote=pssl:%d:127.0.0.1", refPort)}, tlsArgs...),
 	})
-	port := freePort(t)
+	port := e2etest.FreePort(t)
 	startAllInOne(t, []string{nbSchema}, append([]string{"--remote", "pssl:" + strconv.Itoa(port) + ":127.0.0.1"}, tlsArgs...)...)
 
 	client := func(addr string, args ...string) string {
 		t.Helper()
 		full := append([]string{"--private-key=" + p.clientKey, "--certificate=" + p.clientCert, "--ca-cert=" + p.caCert}, args[0], addr)
 		full = append(full, args[1:]...)
-		out, err := refserver.RunClient(t.Context(), clientTimeout, "ovsdb-client", full...)
+		out, err := refserver.RunClient(t.Context(), e2etest.ClientTimeout, "ovsdb-client", full...)
 		if err != nil {
 			return "ERROR: " + exitSummary(err)
 		}

@@ -10,6 +10,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/e2e/e2etest"
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/etcdtest"
 )
 
@@ -30,9 +31,9 @@ type roles struct {
 	cli      *clientv3.Client
 	schemas  []string
 	dbs      []string
-	engines  []*proc
-	hub      *proc
-	frontend *proc
+	engines  []*e2etest.Proc
+	hub      *e2etest.Proc
+	frontend *e2etest.Proc
 	sock     string
 }
 
@@ -72,7 +73,7 @@ func startRoles(t testing.TB, schemas []string, engines int, opts ...rolesOption
 	for _, o := range opts {
 		o(&rc)
 	}
-	r := &roles{t: t, dir: shortDir(t), schemas: schemas}
+	r := &roles{t: t, dir: e2etest.ShortDir(t), schemas: schemas}
 	r.cluster = etcdtest.NewCluster(t, 3)
 	r.cli = r.cluster.Client(t)
 	for _, s := range schemas {
@@ -94,17 +95,17 @@ func startRoles(t testing.TB, schemas []string, engines int, opts ...rolesOption
 		for _, s := range schemas {
 			args = append(args, "--schema", s)
 		}
-		r.engines = append(r.engines, startProc(t, fmt.Sprintf("txnengine-%d", i), binPath, args...))
+		r.engines = append(r.engines, e2etest.StartProc(t, fmt.Sprintf("txnengine-%d", i), e2etest.Bin(), args...))
 		if i == 0 {
 			r.waitLeader("")
 		}
 	}
 	hubSock := filepath.Join(r.dir, "hub.sock")
-	r.hub = startProc(t, "monitorhub", binPath, append(append([]string{"monitorhub"}, common...), "--listen", "unix:"+hubSock)...)
+	r.hub = e2etest.StartProc(t, "monitorhub", e2etest.Bin(), append(append([]string{"monitorhub"}, common...), "--listen", "unix:"+hubSock)...)
 	r.sock = filepath.Join(r.dir, "db.sock")
-	r.frontend = startProc(t, "frontend", binPath, append(append([]string{"frontend"}, common...),
+	r.frontend = e2etest.StartProc(t, "frontend", e2etest.Bin(), append(append([]string{"frontend"}, common...),
 		"--monitorhub", "unix:"+hubSock, "--remote", "punix:"+r.sock)...)
-	waitServing(t, r.frontend, r.Addr(), r.dbs)
+	e2etest.WaitServing(t, r.frontend, r.Addr(), r.dbs...)
 	return r
 }
 
@@ -137,9 +138,9 @@ func (r *roles) leader(ctx context.Context) (int, error) {
 // given) leads and returns its index.
 func (r *roles) waitLeader(not string) int {
 	r.t.Helper()
-	ctx, cancel := context.WithTimeout(r.t.Context(), readyTimeout)
+	ctx, cancel := context.WithTimeout(r.t.Context(), e2etest.ReadyTimeout)
 	defer cancel()
-	tick := time.NewTicker(pollInterval)
+	tick := time.NewTicker(e2etest.PollInterval)
 	defer tick.Stop()
 	for {
 		i, err := r.leader(ctx)
@@ -148,7 +149,7 @@ func (r *roles) waitLeader(not string) int {
 		}
 		select {
 		case <-ctx.Done():
-			r.t.Fatalf("no txnengine leader after %v (last: %d, %v)", readyTimeout, i, err)
+			r.t.Fatalf("no txnengine leader after %v (last: %d, %v)", e2etest.ReadyTimeout, i, err)
 		case <-tick.C:
 		}
 	}
@@ -159,10 +160,10 @@ func (r *roles) waitLeader(not string) int {
 func (r *roles) restartAll() {
 	r.t.Helper()
 	for _, p := range r.engines {
-		p.restart()
+		p.Restart()
 	}
 	r.waitLeader("")
-	r.hub.restart()
-	r.frontend.restart()
-	waitServing(r.t, r.frontend, r.Addr(), r.dbs)
+	r.hub.Restart()
+	r.frontend.Restart()
+	e2etest.WaitServing(r.t, r.frontend, r.Addr(), r.dbs...)
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/e2e/e2etest"
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/refserver"
 )
 
@@ -130,7 +131,7 @@ func runScript(t *testing.T, addr string, steps []step) map[string]string {
 	t.Helper()
 	got := map[string]string{}
 	for _, s := range steps {
-		out, err := refserver.RunClient(t.Context(), clientTimeout, s.bin, s.args(addr)...)
+		out, err := refserver.RunClient(t.Context(), e2etest.ClientTimeout, s.bin, s.args(addr)...)
 		if err != nil {
 			got[s.name] = "ERROR: " + exitSummary(err)
 			continue
@@ -172,14 +173,14 @@ type monitorProc struct {
 	mu     sync.Mutex // mu guards lines
 	lines  []string
 	notify chan struct{} // poked (non-blocking) on each new line
-	stderr *syncBuffer
+	stderr *e2etest.Buffer
 }
 
 // startMonitor runs ovsdb-client with args until stop (or the test's end).
 func startMonitor(t *testing.T, args ...string) *monitorProc {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	m := &monitorProc{cancel: cancel, done: make(chan struct{}), notify: make(chan struct{}, 1), stderr: &syncBuffer{}}
+	m := &monitorProc{cancel: cancel, done: make(chan struct{}), notify: make(chan struct{}, 1), stderr: e2etest.NewBuffer()}
 	cmd := exec.CommandContext(ctx, "ovsdb-client", args...)
 	cmd.WaitDelay = time.Second
 	cmd.Stderr = m.stderr
@@ -224,7 +225,7 @@ func (m *monitorProc) waitFor(t *testing.T, re string) {
 	t.Helper()
 	const count = 1
 	rx := regexp.MustCompile(re)
-	timer := time.NewTimer(clientTimeout)
+	timer := time.NewTimer(e2etest.ClientTimeout)
 	defer timer.Stop()
 	for {
 		if len(rx.FindAllString(m.output(), -1)) >= count {
@@ -238,7 +239,7 @@ func (m *monitorProc) waitFor(t *testing.T, re string) {
 			}
 			t.Fatalf("ovsdb-client monitor exited before %d lines matching %q; output:\n%s\nstderr:\n%s", count, re, m.output(), m.stderr.String())
 		case <-timer.C:
-			t.Fatalf("no %d lines matching %q after %v; output:\n%s\nstderr:\n%s", count, re, clientTimeout, m.output(), m.stderr.String())
+			t.Fatalf("no %d lines matching %q after %v; output:\n%s\nstderr:\n%s", count, re, e2etest.ClientTimeout, m.output(), m.stderr.String())
 		}
 	}
 }
@@ -270,7 +271,7 @@ func runMonitorScript(t *testing.T, addr string) map[string]string {
 	t.Helper()
 	run := func(args ...string) {
 		t.Helper()
-		refserver.MustRunClient(t, clientTimeout, "ovn-nbctl", append([]string{"--db=" + addr, "--no-leader-only"}, args...)...)
+		refserver.MustRunClient(t, e2etest.ClientTimeout, "ovn-nbctl", append([]string{"--db=" + addr, "--no-leader-only"}, args...)...)
 	}
 	run("ls-add", "m1")
 	mon := startMonitor(t, "monitor", addr, "OVN_Northbound", "Logical_Switch", "name,ports")

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/e2e/e2etest"
 )
 
 // dbNameOf returns the database name of a schema file.
@@ -34,7 +36,7 @@ type allInOne struct {
 	dataDir string
 	sock    string
 	dbs     []string
-	p       *proc
+	p       *e2etest.Proc
 }
 
 // startAllInOne starts all-in-one serving schemas on a punix socket (plus
@@ -48,7 +50,7 @@ func startAllInOne(t testing.TB, schemas []string, extra ...string) *allInOne {
 // (--etcd-endpoints), or on an embedded etcd when endpoints is empty.
 func startAllInOneOn(t testing.TB, endpoints []string, schemas []string, extra ...string) *allInOne {
 	t.Helper()
-	dir := shortDir(t)
+	dir := e2etest.ShortDir(t)
 	a := &allInOne{t: t, dir: dir, dataDir: filepath.Join(dir, "data"), sock: filepath.Join(dir, "db.sock")}
 	args := []string{"all-in-one", "--remote", "punix:" + a.sock, "--log-level", "warn"}
 	if len(endpoints) > 0 {
@@ -62,8 +64,8 @@ func startAllInOneOn(t testing.TB, endpoints []string, schemas []string, extra .
 		a.dbs = append(a.dbs, dbNameOf(t, s))
 	}
 	args = append(args, extra...)
-	a.p = startProc(t, "all-in-one", binPath, args...)
-	waitServing(t, a.p, a.Addr(), a.dbs)
+	a.p = e2etest.StartProc(t, "all-in-one", e2etest.Bin(), args...)
+	e2etest.WaitServing(t, a.p, a.Addr(), a.dbs...)
 	return a
 }
 
@@ -74,8 +76,8 @@ func (a *allInOne) Addr() string { return "unix:" + a.sock }
 // again on the same data directory and waits until it serves.
 func (a *allInOne) restart() {
 	a.t.Helper()
-	a.p.restart()
-	waitServing(a.t, a.p, a.Addr(), a.dbs)
+	a.p.Restart()
+	e2etest.WaitServing(a.t, a.p, a.Addr(), a.dbs...)
 }
 
 // etcdClient connects to the embedded etcd through its unix socket.
@@ -83,7 +85,7 @@ func (a *allInOne) etcdClient(t testing.TB) *clientv3.Client {
 	t.Helper()
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:   []string{"unix://" + filepath.Join(a.dataDir, "etcd-client.sock")},
-		DialTimeout: clientTimeout,
+		DialTimeout: e2etest.ClientTimeout,
 	})
 	if err != nil {
 		t.Fatalf("connect to the embedded etcd: %v", err)

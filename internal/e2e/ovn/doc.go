@@ -5,7 +5,8 @@
 // OVS Python IDL, ovn-northd (single and active/standby) and a 200-client
 // fan-out with a stalled reader.
 //
-// The package has no non-test code besides this comment. Its TestMain
+// The package has no non-test code besides this comment; the process
+// harness is internal/e2e/e2etest, shared with internal/e2e. Its TestMain
 // builds cmd/ovsdb-etcd once (with -race when the tests run under -race);
 // every test runs that binary, the reference ovsdb-server
 // (internal/refserver) and the OVN programs as child processes in short

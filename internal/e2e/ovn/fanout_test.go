@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/e2e/e2etest"
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/jsonrpc"
 )
 
@@ -82,7 +83,7 @@ func bigValue(r, i int) string {
 // must stay bounded (merged per row) and, when it reads again, it must
 // receive the final state.
 func TestFanOutWithStalledClient(t *testing.T) {
-	port := freePort(t)
+	port := e2etest.FreePort(t)
 	a := startAllInOne(t, "--metrics-listen", "127.0.0.1:"+strconv.Itoa(port),
 		"--lag-backlog-bytes", strconv.Itoa(fanoutLagBytes),
 		// The stalled client neither reads nor answers echo while stalled.
@@ -172,7 +173,7 @@ func TestFanOutWithStalledClient(t *testing.T) {
 
 	// The frontend's backlog metrics, where the binary exports them (the
 	// bound itself is checked below on what the client receives).
-	mfs := scrape(t, metricsURL)
+	mfs := e2etest.Scrape(t, metricsURL)
 	if high, ok := gauge(mfs, "ovsdb_etcd_frontend_backlog_high_water_mark_bytes"); ok {
 		t.Logf("while stalled: backlog high-water mark %v bytes", high)
 		if high > fanoutBacklogBound {
@@ -188,7 +189,7 @@ func TestFanOutWithStalledClient(t *testing.T) {
 		last := fanoutTxns - (fanoutTxns-r)%bigRows
 		want[bigUUIDs[r]] = bigValue(r, last)
 	}
-	if err := stalled.SetReadDeadline(time.Now().Add(clientTimeout)); err != nil {
+	if err := stalled.SetReadDeadline(time.Now().Add(e2etest.ClientTimeout)); err != nil {
 		t.Fatal(err)
 	}
 	counted := &countingReader{r: stalled}

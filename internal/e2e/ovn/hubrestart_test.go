@@ -80,13 +80,13 @@ func TestMonitorHubRestartNoGapNoDuplicate(t *testing.T) {
 		commit(i)
 	}
 	await(third)
-	if err := r.hub.stop(); err != nil {
+	if err := r.hub.Stop(); err != nil {
 		t.Errorf("monitorhub: unclean stop: %v", err)
 	}
 	for i := third + 1; i <= 2*third; i++ {
 		commit(i)
 	}
-	r.hub.start()
+	r.hub.Start()
 	for i := 2*third + 1; i <= hubTxns; i++ {
 		commit(i)
 	}

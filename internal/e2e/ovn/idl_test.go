@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/e2e/e2etest"
 )
 
 // pythonBin is Debian's python3: `import ovs.db.idl` only works there.
@@ -124,11 +126,11 @@ func dumpReplica(t *testing.T, addr string) map[string]map[string]map[string]any
 
 // waitReplica waits until the IDL's replica equals the dump of addr and
 // returns the IDL's state then.
-func waitReplica(t *testing.T, idl *proc, addr, when string) idlState {
+func waitReplica(t *testing.T, idl *e2etest.Proc, addr, when string) idlState {
 	t.Helper()
 	want := canon(dumpReplica(t, addr))
 	var last idlState
-	idl.waitOutput("replica equal to the dump "+when, func(out string) bool {
+	idl.WaitOutput("replica equal to the dump "+when, func(out string) bool {
 		s, ok := lastIDLState(t, out)
 		last = s
 		return ok && canon(s.Replica) == want
@@ -144,7 +146,7 @@ func waitReplica(t *testing.T, idl *proc, addr, when string) idlState {
 // the missed rows in the reply) and converge again.
 func TestPythonIDLReplicaAndResume(t *testing.T) {
 	r := startRoles(t)
-	idl := startProc(t, "python-idl", pythonBin, filepath.Join("testdata", "idl_replica.py"), r.Addr(0), nbSchema)
+	idl := e2etest.StartProc(t, "python-idl", pythonBin, filepath.Join("testdata", "idl_replica.py"), r.Addr(0), nbSchema)
 	nbctl := func(args ...string) {
 		t.Helper()
 		run(t, "ovn-nbctl", append([]string{"--db=" + r.Addr(1)}, args...)...)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/e2e/e2etest"
 )
 
 // serverRow is the OVN_Northbound row of _Server.Database on addr.
@@ -70,7 +72,7 @@ func TestServerIndexAcrossFrontends(t *testing.T) {
 	converge := func(when string, floor float64) float64 {
 		t.Helper()
 		deadline := time.Now().Add(indexConvergeTimeout)
-		tick := time.NewTicker(pollInterval)
+		tick := time.NewTicker(e2etest.PollInterval)
 		defer tick.Stop()
 		for {
 			a, b := observe(when, 0), observe(when, 1)

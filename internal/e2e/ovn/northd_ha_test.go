@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/e2e/e2etest"
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/refserver"
 )
 
@@ -30,7 +31,7 @@ func waitStatuses(t *testing.T, timeout time.Duration, ctls []string, want []str
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), timeout)
 	defer cancel()
-	tick := time.NewTicker(pollInterval)
+	tick := time.NewTicker(e2etest.PollInterval)
 	defer tick.Stop()
 	var got []string
 	for {
@@ -63,19 +64,19 @@ func waitStatuses(t *testing.T, timeout time.Duration, ctls []string, want []str
 // active one is killed.
 func TestNorthdActiveStandby(t *testing.T) {
 	r := startRoles(t)
-	dir := shortDir(t)
+	dir := e2etest.ShortDir(t)
 	a, ctlA := startNorthd(t, "northd-a", dir, r.Addr(0), r.Addr(0))
-	waitStatuses(t, readyTimeout, []string{ctlA}, []string{"active"})
+	waitStatuses(t, e2etest.ReadyTimeout, []string{ctlA}, []string{"active"})
 	_, ctlB := startNorthd(t, "northd-b", dir, r.Addr(1), r.Addr(1))
-	waitStatuses(t, readyTimeout, []string{ctlA, ctlB}, []string{"active", "standby"})
+	waitStatuses(t, e2etest.ReadyTimeout, []string{ctlA, ctlB}, []string{"active", "standby"})
 
 	run(t, "ovn-nbctl", "--db="+r.Addr(1), "--timeout=30", "init")
 	run(t, "ovn-nbctl", "--db="+r.Addr(1), "--timeout=30", "ls-add", "sw-before")
 	run(t, "ovn-nbctl", "--db="+r.Addr(1), "--timeout=30", "--wait=sb", "sync")
 	// Still exactly one active after they both saw the same changes.
-	waitStatuses(t, readyTimeout, []string{ctlA, ctlB}, []string{"active", "standby"})
+	waitStatuses(t, e2etest.ReadyTimeout, []string{ctlA, ctlB}, []string{"active", "standby"})
 
-	a.kill()
+	a.Kill()
 	start := time.Now()
 	waitStatuses(t, takeoverTimeout, []string{ctlA, ctlB}, []string{"", "active"})
 	t.Logf("standby took over in %v", time.Since(start).Round(time.Millisecond))
@@ -93,8 +94,8 @@ func TestNorthdActiveStandby(t *testing.T) {
 	// with the frontend's lease, and a standby on the other frontend takes
 	// over within about the lease TTL.
 	_, ctlC := startNorthd(t, "northd-c", dir, r.Addr(0), r.Addr(0))
-	waitStatuses(t, readyTimeout, []string{ctlB, ctlC}, []string{"active", "standby"})
-	r.frontends[1].kill()
+	waitStatuses(t, e2etest.ReadyTimeout, []string{ctlB, ctlC}, []string{"active", "standby"})
+	r.frontends[1].Kill()
 	start = time.Now()
 	waitStatuses(t, takeoverTimeout, []string{ctlB, ctlC}, []string{"", "active"})
 	t.Logf("standby took over from a dead frontend's client in %v", time.Since(start).Round(time.Millisecond))

@@ -9,15 +9,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/e2e/e2etest"
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/refserver"
 )
 
 // startNorthd starts ovn-northd on nb and sb with its control socket in
 // dir and returns it and the control socket's path.
-func startNorthd(t *testing.T, name, dir, nb, sb string) (*proc, string) {
+func startNorthd(t *testing.T, name, dir, nb, sb string) (*e2etest.Proc, string) {
 	t.Helper()
 	ctl := filepath.Join(dir, name+".ctl")
-	p := startProc(t, name, "ovn-northd", "--ovnnb-db="+nb, "--ovnsb-db="+sb, "--unixctl="+ctl,
+	p := e2etest.StartProc(t, name, "ovn-northd", "--ovnnb-db="+nb, "--ovnsb-db="+sb, "--unixctl="+ctl,
 		"--no-chdir", "-vconsole:warn", "-vfile:info", "--log-file="+filepath.Join(dir, name+".log"))
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -128,7 +129,7 @@ func runNorthdScript(t *testing.T, nb, sb string) northdResult {
 // return.
 func TestNorthdMatchesOVSDBServer(t *testing.T) {
 	ref := refserver.Start(t, refserver.Options{Schemas: []string{nbSchema, sbSchema}, Clustered: true})
-	refDir := shortDir(t)
+	refDir := e2etest.ShortDir(t)
 	startNorthd(t, "northd-ref", refDir, ref.Addr(), ref.Addr())
 	want := runNorthdScript(t, ref.Addr(), ref.Addr())
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/e2e/e2etest"
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/jsonrpc"
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/refserver"
 )
@@ -206,9 +207,9 @@ func monitorCondSince(t *testing.T, who, addr, lastID string, done func(string) 
 		args = append(args, lastID)
 	}
 	args = append(args, "[true]", "Logical_Switch", "name,other_config")
-	p := startProc(t, who+"-monitor-cond-since", "ovsdb-client", args...)
-	out := p.waitOutput("monitor-cond-since output", func(s string) bool { return mcsLine.MatchString(s) && done(s) })
-	p.kill()
+	p := e2etest.StartProc(t, who+"-monitor-cond-since", "ovsdb-client", args...)
+	out := p.WaitOutput("monitor-cond-since output", func(s string) bool { return mcsLine.MatchString(s) && done(s) })
+	p.Kill()
 	m := mcsLine.FindStringSubmatch(out)
 	found, id = m[1] == "true", m[2]
 	for _, line := range strings.Split(out, "\n") {
@@ -262,13 +263,13 @@ func TestMonitorCondSinceMatchesClustered(t *testing.T) {
 		transact(t, tg.addr, nbDB, filler...)
 		transact(t, tg.addr, nbDB, map[string]any{"op": "insert", "table": "Logical_Switch", "row": map[string]any{"name": "ls1"}})
 		// A live monitor from scratch sees ls1 as initial, then every update.
-		p := startProc(t, tg.name+"-live", "ovsdb-client", "-f", "json", "monitor-cond-since", tg.addr, nbDB,
+		p := e2etest.StartProc(t, tg.name+"-live", "ovsdb-client", "-f", "json", "monitor-cond-since", tg.addr, nbDB,
 			"[true]", "Logical_Switch", "name,other_config")
-		out := p.waitOutput("initial state", func(s string) bool { return strings.Contains(s, `"initial","ls1"`) })
+		out := p.WaitOutput("initial state", func(s string) bool { return strings.Contains(s, `"initial","ls1"`) })
 		m := mcsLine.FindStringSubmatch(out)
 		if m == nil || m[1] != "false" || m[2] == zeroUUID {
 			t.Errorf("%s: monitor-cond-since without id: %q, want found: false and a non-zero id", tg.name, out)
-			p.kill()
+			p.Kill()
 			continue
 		}
 		id1 := m[2]
@@ -278,8 +279,8 @@ func TestMonitorCondSinceMatchesClustered(t *testing.T) {
 			"where": []any{[]any{"name", "==", "ls1"}}, "mutations": []any{[]any{"other_config", "insert", []any{"map", []any{[]any{"a", "b"}}}}}})
 		transact(t, tg.addr, nbDB, map[string]any{"op": "insert", "table": "Logical_Switch", "row": map[string]any{"name": "ls3"}},
 			map[string]any{"op": "delete", "table": "Logical_Switch", "where": []any{[]any{"name", "==", "ls2"}}})
-		out = p.waitOutput("the last update", func(s string) bool { return strings.Contains(s, `"insert","ls3"`) })
-		p.kill()
+		out = p.WaitOutput("the last update", func(s string) bool { return strings.Contains(s, `"insert","ls3"`) })
+		p.Kill()
 		for _, line := range strings.Split(out, "\n") {
 			if i := strings.Index(line, "{"); i >= 0 {
 				r.live = append(r.live, uuidRE.ReplaceAllString(line[:i], "<uuid>")+normTableJSON(t, line[i:]))

@@ -2,34 +2,13 @@ package ovn
 
 import (
 	"fmt"
-	"net/http"
 	"strconv"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-)
 
-// scrape reads the prometheus text exposition at url.
-func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
-	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("scrape %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	mfs, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("parse %s: %v", url, err)
-	}
-	return mfs
-}
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/e2e/e2etest"
+)
 
 // gauge sums the gauge (or counter) values of a metric family; ok is
 // false when the family is missing.
@@ -51,13 +30,13 @@ const watchClients = 60
 // all-in-one and checks through --metrics-listen that the monitorhub
 // holds one etcd watch per database, before and with the clients.
 func TestOneEtcdWatchPerDatabase(t *testing.T) {
-	port := freePort(t)
+	port := e2etest.FreePort(t)
 	a := startAllInOne(t, "--metrics-listen", "127.0.0.1:"+strconv.Itoa(port))
 	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
 
 	check := func(when string) {
 		t.Helper()
-		mfs := scrape(t, url)
+		mfs := e2etest.Scrape(t, url)
 		watches, ok := gauge(mfs, "ovsdb_etcd_monitorhub_etcd_watches")
 		if !ok {
 			t.Fatalf("%s: no ovsdb_etcd_monitorhub_etcd_watches metric", when)
@@ -105,7 +84,7 @@ func TestOneEtcdWatchPerDatabaseRoles(t *testing.T) {
 		}
 	}
 	transact(t, r.Addr(0), nbDB, map[string]any{"op": "insert", "table": "Logical_Switch", "row": map[string]any{"name": "w"}})
-	mfs := scrape(t, r.hubMetrics)
+	mfs := e2etest.Scrape(t, r.hubMetrics)
 	watches, ok := gauge(mfs, "ovsdb_etcd_monitorhub_etcd_watches")
 	if !ok {
 		t.Fatal("no ovsdb_etcd_monitorhub_etcd_watches metric on the monitorhub")

@@ -1,5 +1,5 @@
 //go:build !race
 
-package ovn
+package e2etest
 
 const raceEnabled = false

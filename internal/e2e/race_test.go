@@ -1,7 +1,0 @@
-//go:build race
-
-package e2e
-
-// raceEnabled makes TestMain build the binary under test with -race too,
-// so that data races in the child processes fail their output checks.
-const raceEnabled = true
