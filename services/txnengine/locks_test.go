@@ -39,10 +39,13 @@ func assertOp(lock string) map[string]any { return map[string]any{"op": "assert"
 
 func notOwner(res []any) bool { return strings.Contains(fmt.Sprint(res), "not owner") }
 
-// setOwner writes the owner key of lock as a frontend does.
-func setOwner(t *testing.T, cli *clientv3.Client, lock, session string) {
+// testLock is the OVSDB lock these tests compete for.
+const testLock = "northd"
+
+// setOwner writes the owner key of testLock as a frontend does.
+func setOwner(t *testing.T, cli *clientv3.Client, session string) {
 	t.Helper()
-	if _, err := cli.Put(t.Context(), keys.Default().Lock(lock), session); err != nil {
+	if _, err := cli.Put(t.Context(), keys.Default().Lock(testLock), session); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -60,7 +63,7 @@ func TestAssertAgainstLockKeys(t *testing.T) {
 	cfg := testConfig(t, cli, writeSchema(t, t.TempDir(), "1.0.0"), "unix:unused")
 	e := newTestEngine(t, cfg, false)
 	waitLeader(t, e.Engine)
-	setOwner(t, cli, "northd", "s1")
+	setOwner(t, cli, "s1")
 	for i, tc := range []struct {
 		name      string
 		session   string
@@ -147,15 +150,15 @@ func TestLockFence(t *testing.T) {
 				return fkv
 			}))
 			waitLeader(t, e.Engine)
-			setOwner(t, cli, "northd", "s1")
+			setOwner(t, cli, "s1")
 			waitOwner(t, e.Engine, "northd", "s1")
 			if tc.stealEarly {
-				setOwner(t, cli, "northd", "s2")
+				setOwner(t, cli, "s2")
 				waitOwner(t, e.Engine, "northd", "s2")
 			}
 			var steal func()
 			if !tc.stealEarly {
-				steal = func() { setOwner(t, cli, "northd", "s2") }
+				steal = func() { setOwner(t, cli, "s2") }
 			}
 
 			const others = 8
