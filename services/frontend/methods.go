@@ -233,7 +233,7 @@ func (s *session) runTransact(ctx context.Context, db *database, key string, in 
 		db.feed.noteCommitted(rev)
 		// _Server's index moves before the reply, as in ovsdb-server.
 		if sdb := s.srv.dbs[ServerDatabase]; sdb != nil && sdb.server != nil {
-			sdb.server.refresh()
+			sdb.server.noteCommit(db.name, rev)
 		}
 	}
 	// Only a session that monitors the database can tell whether the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -42,9 +43,20 @@ type serverDB struct {
 	log       *slog.Logger
 	dirty     chan struct{} // capacity 1: a refresh is due
 
-	// mu guards mem: txn.Database is not safe for concurrent use.
+	// schemaText is each database's "schema" column, built once: the
+	// schema text is large, and refresh runs after every commit.
+	schemaText map[string]ovsdb.Datum
+	// index is each database's published "index", read without mu by
+	// noteCommit's fast path; the map itself never changes after New.
+	index map[string]*atomic.Int64
+
+	// mu guards mem and published: txn.Database is not safe for
+	// concurrent use.
 	mu  sync.Mutex
 	mem *txn.Database
+	// published is the row last written for each database, so refresh
+	// compares without decoding the stored rows.
+	published map[string]ovsdb.Row
 }
 
 func newServerDB(serverID uuid.UUID, clusterID uint64, dbs map[string]*database, log *slog.Logger, m *metrics) (*serverDB, error) {
@@ -58,6 +70,13 @@ func newServerDB(serverID uuid.UUID, clusterID uint64, dbs map[string]*database,
 	}
 	sdb := &serverDB{serverID: serverID, clusterID: clusterID, dbs: dbs, log: log, dirty: make(chan struct{}, 1), mem: txn.NewDatabase(sch)}
 	sdb.db = &database{name: ServerDatabase, schema: sch, schemaJSON: js, feed: newFeed(ServerDatabase, sch, log, 0, 0, m), server: sdb}
+	sdb.schemaText = map[string]ovsdb.Datum{ServerDatabase: atom(string(js))}
+	sdb.index = map[string]*atomic.Int64{ServerDatabase: new(atomic.Int64)}
+	for name, db := range dbs {
+		sdb.schemaText[name] = atom(string(db.schemaJSON))
+		sdb.index[name] = new(atomic.Int64)
+	}
+	sdb.published = map[string]ovsdb.Row{}
 	return sdb, nil
 }
 
@@ -127,7 +146,7 @@ func rowID(name string) ovsdb.UUID {
 func (sdb *serverDB) desiredRow(name string, db *database) ovsdb.Row {
 	row := ovsdb.Row{
 		"name":   atom(name),
-		"schema": atom(string(db.schemaJSON)),
+		"schema": sdb.schemaText[name],
 	}
 	if name == ServerDatabase {
 		row["model"] = atom("standalone")
@@ -158,9 +177,7 @@ func (sdb *serverDB) refresh() {
 	for name, db := range sdb.dbs {
 		id := rowID(name)
 		want := sdb.desiredRow(name, db)
-		f.mu.Lock()
-		old := f.rowOf("Database", f.rows["Database"][id])
-		f.mu.Unlock()
+		old := sdb.published[name]
 		if old != nil {
 			want["_version"] = old["_version"]
 			if rowsEqual(old, want) {
@@ -171,6 +188,10 @@ func (sdb *serverDB) refresh() {
 		if err := sdb.mem.Put("Database", id, want); err != nil {
 			sdb.log.Error("update _Server", "db", name, "err", err)
 			continue
+		}
+		sdb.published[name] = want
+		if idx, ok := want["index"]; ok && len(idx.Keys) == 1 {
+			sdb.index[name].Store(idx.Keys[0].(int64))
 		}
 		changes = append(changes, rowChange{table: "Database", uuid: id, old: old, new: want})
 	}
@@ -196,6 +217,16 @@ func (sdb *serverDB) refresh() {
 	f.recordLocked(rev, raws)
 	f.publishLocked(rev, changes)
 	f.advanceLocked(rev)
+}
+
+// noteCommit publishes db's new index after a commit at rev through this
+// frontend, before its reply. Most calls find it published already (one
+// refresh covers every commit up to its revision) and return at once.
+func (sdb *serverDB) noteCommit(db string, rev int64) {
+	if idx := sdb.index[db]; idx == nil || idx.Load() >= rev {
+		return
+	}
+	sdb.refresh()
 }
 
 // transact runs a transaction on _Server. Writes are refused with
