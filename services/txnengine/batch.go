@@ -26,8 +26,11 @@ type batch struct {
 	order    []string
 	rows     map[string]*rowOp
 	comments []comment
-	txns     int
-	bytes    int // keys and values, an estimate of the request size
+	// dbs are the databases the batch changes, each of whose commit key
+	// (keys.Commit) the Txn puts.
+	dbs   []string
+	txns  int
+	bytes int // keys and values, an estimate of the request size
 	// asserted are the distinct locks the batch's writing transactions
 	// asserted, each fenced by a compare in the Txn.
 	asserted []assertedLock
@@ -70,6 +73,10 @@ func (b *batch) assertedKeys() []string {
 func (b *batch) add(name string, db *txn.Database, changes []txn.RowChange, comments []string) error {
 	b.txns++
 	s := db.Schema()
+	if len(changes) > 0 && !slices.Contains(b.dbs, name) {
+		b.dbs = append(b.dbs, name)
+		b.bytes += len(b.keys.Commit(name))
+	}
 	for _, c := range changes {
 		key := b.keys.Row(name, c.Table, c.UUID)
 		op, ok := b.rows[key]
@@ -110,7 +117,7 @@ func encodeRow(s *schema.Database, table string, row ovsdb.Row) ([]byte, error) 
 }
 
 // ops is the number of etcd operations the batch needs (an upper bound).
-func (b *batch) ops() int { return len(b.rows) + len(b.comments) }
+func (b *batch) ops() int { return len(b.rows) + len(b.comments) + len(b.dbs) }
 
 // empty reports whether the batch writes nothing.
 func (b *batch) empty() bool {
@@ -122,10 +129,10 @@ func (b *batch) empty() bool {
 	return len(b.comments) == 0
 }
 
-// etcdOps returns the batch's puts and deletes, then its comments keyed
-// by now.
+// etcdOps returns the batch's puts and deletes, the commit key of each
+// database it changes, then its comments keyed by now.
 func (b *batch) etcdOps(now time.Time) []clientv3.Op {
-	ops := make([]clientv3.Op, 0, len(b.order)+len(b.comments)+1)
+	ops := make([]clientv3.Op, 0, len(b.order)+len(b.dbs)+len(b.comments)+1)
 	for _, key := range b.order {
 		op := b.rows[key]
 		switch {
@@ -134,6 +141,11 @@ func (b *batch) etcdOps(now time.Time) []clientv3.Op {
 		case op.existed:
 			ops = append(ops, clientv3.OpDelete(key))
 		}
+	}
+	for _, db := range b.dbs {
+		// The value does not matter: the key's ModRevision is db's last
+		// commit revision, which frontends read before a new monitor.
+		ops = append(ops, clientv3.OpPut(b.keys.Commit(db), ""))
 	}
 	n := map[string]int{}
 	for _, c := range b.comments {

@@ -60,6 +60,31 @@ func TestTransactEndToEndGRPC(t *testing.T) {
 	if len(cm.Kvs) != 1 || string(cm.Kvs[0].Value) != "hello" || cm.Kvs[0].ModRevision != resp.GetRevision() {
 		t.Errorf("comments = %v, want one \"hello\" at rev %d", cm.Kvs, resp.GetRevision())
 	}
+	// The database's commit key moved to the commit revision, and a
+	// transaction that changes nothing leaves it there.
+	commitRev := func() int64 {
+		t.Helper()
+		ck, err := cli.Get(t.Context(), keys.Default().Commit("Test"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ck.Kvs) != 1 {
+			t.Fatalf("commit key: %v, want one key", ck.Kvs)
+		}
+		return ck.Kvs[0].ModRevision
+	}
+	if got := commitRev(); got != resp.GetRevision() {
+		t.Errorf("commit key at rev %d, want %d", got, resp.GetRevision())
+	}
+	if _, err := c.Transact(t.Context(), &txnenginev1.TransactRequest{
+		Database:   "Test",
+		Operations: []byte(`[{"op":"select","table":"T","where":[]}]`),
+	}); err != nil {
+		t.Fatalf("Transact select: %v", err)
+	}
+	if got := commitRev(); got != resp.GetRevision() {
+		t.Errorf("after a read-only transaction the commit key is at rev %d, want %d", got, resp.GetRevision())
+	}
 
 	// Read-only transactions write nothing and report revision 0.
 	resp, err = c.Transact(t.Context(), &txnenginev1.TransactRequest{
