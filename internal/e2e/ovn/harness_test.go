@@ -115,7 +115,7 @@ func (r *roles) Addr(i int) string { return "unix:" + r.socks[i] }
 
 // restartFrontend stops frontend i with SIGTERM, runs between while it is
 // down, then starts it again and waits until it serves.
-func (r *roles) restartFrontend(i int, between func()) {
+func (r *roles) restartFrontend(i int, between func()) { //nolint:unparam // every test restarts frontend 0 so far; any may be
 	r.t.Helper()
 	p := r.frontends[i]
 	if err := p.Stop(); err != nil {
