@@ -454,6 +454,21 @@ func TestStaleSocketReplaced(t *testing.T) {
 	startServerAt(t, sock)
 }
 
+// TestSuccessorSocketKept: a server started on the path of one that is
+// still closing (a restart) keeps its socket when the old one finishes.
+func TestSuccessorSocketKept(t *testing.T) {
+	old := startServer(t, nil)
+	startServerAt(t, old.sock) // replaces old's socket file
+	if err := old.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(old.sock); err != nil {
+		t.Fatalf("the successor's socket is gone after the old server closed: %v", err)
+	}
+	c := dial(t, "unix:"+old.sock, nil)
+	call(t, c, "list_dbs")
+}
+
 func startServerAt(t *testing.T, sock string) {
 	t.Helper()
 	env := startServer(t, func(c *Config) { c.Remotes = []string{"punix:" + sock} })

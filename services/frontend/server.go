@@ -75,6 +75,10 @@ type Server struct {
 	// mu guards listeners, addrs, sessions and closed.
 	mu        sync.Mutex
 	listeners []net.Listener
+	// sockets are the punix socket files this server created, so Close
+	// removes only those: a successor started on the same path before
+	// this server finished closing keeps its socket.
+	sockets map[string]os.FileInfo
 	addrs     []net.Addr
 	sessions  map[*session]struct{}
 	closed    bool
@@ -288,9 +292,12 @@ func (s *Server) Close() error {
 		if s.etcdLks != nil {
 			s.etcdLks.close()
 		}
-		for _, r := range s.cfg.Remotes {
-			if ep, err := parseRemote(r); err == nil && ep.network == "unix" {
-				_ = os.Remove(ep.address)
+		s.mu.Lock()
+		socks := s.sockets
+		s.mu.Unlock()
+		for path, mine := range socks {
+			if fi, err := os.Lstat(path); err == nil && os.SameFile(fi, mine) {
+				_ = os.Remove(path)
 			}
 		}
 	})
@@ -329,6 +336,14 @@ func (s *Server) listen(remote string) (net.Listener, error) {
 	}
 	if ul, ok := l.(*net.UnixListener); ok {
 		ul.SetUnlinkOnClose(false) // Close removes the files itself
+		if fi, serr := os.Lstat(ep.address); serr == nil {
+			s.mu.Lock()
+			if s.sockets == nil {
+				s.sockets = map[string]os.FileInfo{}
+			}
+			s.sockets[ep.address] = fi
+			s.mu.Unlock()
+		}
 	}
 	if ep.tls {
 		l = tls.NewListener(l, s.tlsCfg)
