@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 
 	"github.com/ovsdb-etcd/ovsdb-etcd/services/frontend"
@@ -223,6 +224,9 @@ func startTxnEngine(ctx context.Context, o *observability, cfg txnengine.Config)
 	cfg.Logger = o.log.With("service", "txnengine")
 	cfg.Registerer = o.registry
 	cfg.TracerProvider = o.tracer
+	cfg.NewEtcdClient = func(endpoints []string) (*clientv3.Client, error) {
+		return o.newEtcdClient(endpoints, cfg.MaxRequestBytes)
+	}
 	lis, err := txnengine.Listen(cfg.Listen)
 	if err != nil {
 		return nil, nil, err

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/spf13/cobra"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/ovsdb-etcd/ovsdb-etcd/services/txnengine"
 )
@@ -37,6 +38,9 @@ func runTxnEngine(ctx context.Context, o *observability, cfg txnengine.Config) e
 	cfg.Registerer = o.registry
 	cfg.TracerProvider = o.tracer
 	cfg.ServerOptions = append(o.serverOptions(), cfg.ServerOptions...)
+	cfg.NewEtcdClient = func(endpoints []string) (*clientv3.Client, error) {
+		return o.newEtcdClient(endpoints, cfg.MaxRequestBytes)
+	}
 	if cfg.EtcdClient == nil {
 		cli, err := o.newEtcdClient(cfg.EtcdEndpoints, cfg.MaxRequestBytes)
 		if err != nil {

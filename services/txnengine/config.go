@@ -75,6 +75,24 @@ type Config struct {
 	// ServerOptions are added to the gRPC server Run creates (interceptors,
 	// stats handlers, message limits).
 	ServerOptions []grpc.ServerOption
+	// NewEtcdClient connects a client to the given endpoints; the engine
+	// uses it for a client pinned to the etcd leader (commits). nil: a
+	// plain clientv3.New with DialTimeout and the message limits.
+	NewEtcdClient func(endpoints []string) (*clientv3.Client, error)
+}
+
+// newEtcdClient connects to endpoints with NewEtcdClient, or a plain
+// client if it is nil.
+func (c *Config) newEtcdClient(endpoints []string) (*clientv3.Client, error) {
+	if c.NewEtcdClient != nil {
+		return c.NewEtcdClient(endpoints)
+	}
+	return clientv3.New(clientv3.Config{
+		Endpoints:          endpoints,
+		DialTimeout:        c.DialTimeout,
+		MaxCallSendMsgSize: c.MaxRequestBytes + 1<<20,
+		MaxCallRecvMsgSize: 1<<31 - 1,
+	})
 }
 
 // NewConfig returns a Config with the defaults.

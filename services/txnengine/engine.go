@@ -54,6 +54,7 @@ func WithKVWrapper(wrap func(clientv3.KV) clientv3.KV) Option {
 			return errors.New("nil KV wrapper")
 		}
 		e.kv = wrap(e.kv)
+		e.wraps = append(e.wraps, wrap)
 		return nil
 	}
 }
@@ -73,6 +74,8 @@ type Engine struct {
 	cli     *clientv3.Client
 	ownCli  bool
 	kv      clientv3.KV
+	wraps   []func(clientv3.KV) clientv3.KV // WithKVWrapper's, in order
+	pin     *leaderPin                      // nil: commits use kv
 	keys    keys.Layout
 	dbs     map[string]*dbSchema
 	metrics *metrics
@@ -145,9 +148,25 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Engine, error) {
 	}
 	e.log.Info("txnengine starting", "config", cfg)
 	e.ctx, e.cancel = context.WithCancel(context.Background())
+	if eps := e.cli.Endpoints(); len(eps) > 1 {
+		e.pin = newLeaderPin(e, eps)
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			e.pin.run(e.ctx)
+		}()
+	}
 	e.wg.Add(1)
 	go e.campaignLoop()
 	return e, nil
+}
+
+// wrapKV applies the WithKVWrapper wrappers to kv, as to the engine's own.
+func (e *Engine) wrapKV(kv clientv3.KV) clientv3.KV {
+	for _, w := range e.wraps {
+		kv = w(kv)
+	}
+	return kv
 }
 
 func (e *Engine) closeClient() {

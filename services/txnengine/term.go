@@ -394,7 +394,16 @@ func (t *term) commit(ctx context.Context, b *batch) (int64, error) {
 	for _, key := range lockKeys {
 		elseOps = append(elseOps, clientv3.OpGet(key))
 	}
-	resp, err := t.e.kv.Txn(cctx).If(cmps...).Then(ops...).Else(elseOps...).Commit()
+	kv, pn := t.e.pin.acquire()
+	if kv == nil {
+		kv = t.e.kv
+	}
+	resp, err := kv.Txn(cctx).If(cmps...).Then(ops...).Else(elseOps...).Commit()
+	if err == nil {
+		t.e.pin.observe(pn, resp.Header.RaftTerm, nil)
+	} else {
+		t.e.pin.observe(pn, 0, err)
+	}
 	if err == nil {
 		if !resp.Succeeded {
 			// Only this batch can have moved the marker to id: if a
