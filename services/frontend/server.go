@@ -78,7 +78,7 @@ type Server struct {
 	// sockets are the punix socket files this server created, so Close
 	// removes only those: a successor started on the same path before
 	// this server finished closing keeps its socket.
-	sockets map[string]os.FileInfo
+	sockets   map[string]os.FileInfo
 	addrs     []net.Addr
 	sessions  map[*session]struct{}
 	closed    bool

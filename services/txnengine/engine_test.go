@@ -64,9 +64,9 @@ func TestTransactEndToEndGRPC(t *testing.T) {
 	// transaction that changes nothing leaves it there.
 	commitRev := func() int64 {
 		t.Helper()
-		ck, err := cli.Get(t.Context(), keys.Default().Commit("Test"))
-		if err != nil {
-			t.Fatal(err)
+		ck, gerr := cli.Get(t.Context(), keys.Default().Commit("Test"))
+		if gerr != nil {
+			t.Fatal(gerr)
 		}
 		if len(ck.Kvs) != 1 {
 			t.Fatalf("commit key: %v, want one key", ck.Kvs)
@@ -76,11 +76,11 @@ func TestTransactEndToEndGRPC(t *testing.T) {
 	if got := commitRev(); got != resp.GetRevision() {
 		t.Errorf("commit key at rev %d, want %d", got, resp.GetRevision())
 	}
-	if _, err := c.Transact(t.Context(), &txnenginev1.TransactRequest{
+	if _, serr := c.Transact(t.Context(), &txnenginev1.TransactRequest{
 		Database:   "Test",
 		Operations: []byte(`[{"op":"select","table":"T","where":[]}]`),
-	}); err != nil {
-		t.Fatalf("Transact select: %v", err)
+	}); serr != nil {
+		t.Fatalf("Transact select: %v", serr)
 	}
 	if got := commitRev(); got != resp.GetRevision() {
 		t.Errorf("after a read-only transaction the commit key is at rev %d, want %d", got, resp.GetRevision())
