@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -17,6 +16,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/keys"
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/listen"
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/schema"
 )
 
@@ -75,10 +75,6 @@ type Server struct {
 	// mu guards listeners, addrs, sessions and closed.
 	mu        sync.Mutex
 	listeners []net.Listener
-	// sockets are the punix socket files this server created, so Close
-	// removes only those: a successor started on the same path before
-	// this server finished closing keeps its socket.
-	sockets   map[string]os.FileInfo
 	addrs     []net.Addr
 	sessions  map[*session]struct{}
 	closed    bool
@@ -292,14 +288,7 @@ func (s *Server) Close() error {
 		if s.etcdLks != nil {
 			s.etcdLks.close()
 		}
-		s.mu.Lock()
-		socks := s.sockets
-		s.mu.Unlock()
-		for path, mine := range socks {
-			if fi, err := os.Lstat(path); err == nil && os.SameFile(fi, mine) {
-				_ = os.Remove(path)
-			}
-		}
+
 	})
 	return nil
 }
@@ -318,32 +307,17 @@ func (s *Server) listen(remote string) (net.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
+	var l net.Listener
 	if ep.network == "unix" {
-		// Replace a stale socket file, never another kind of file.
-		if fi, serr := os.Lstat(ep.address); serr == nil {
-			if fi.Mode().Type() != fs.ModeSocket {
-				return nil, fmt.Errorf("frontend: %s exists and is not a socket", ep.address)
-			}
-			if rerr := os.Remove(ep.address); rerr != nil {
-				return nil, fmt.Errorf("frontend: remove stale socket: %w", rerr)
-			}
-		}
+		// Replaces a stale socket file, never another kind of file; the
+		// listener's Close removes the file while it is still ours.
+		l, err = listen.Unix(ep.address)
+	} else {
+		var lc net.ListenConfig
+		l, err = lc.Listen(s.ctx, ep.network, ep.address)
 	}
-	var lc net.ListenConfig
-	l, err := lc.Listen(s.ctx, ep.network, ep.address)
 	if err != nil {
 		return nil, fmt.Errorf("frontend: listen on %s: %w", remote, err)
-	}
-	if ul, ok := l.(*net.UnixListener); ok {
-		ul.SetUnlinkOnClose(false) // Close removes the files itself
-		if fi, serr := os.Lstat(ep.address); serr == nil {
-			s.mu.Lock()
-			if s.sockets == nil {
-				s.sockets = map[string]os.FileInfo{}
-			}
-			s.sockets[ep.address] = fi
-			s.mu.Unlock()
-		}
 	}
 	if ep.tls {
 		l = tls.NewListener(l, s.tlsCfg)

@@ -6,14 +6,14 @@ import (
 	"fmt"
 	"math"
 	"net"
-	"os"
-	"strings"
 	"time"
 
-	monitorhubv1 "github.com/ovsdb-etcd/ovsdb-etcd/proto/ovsdbetcd/monitorhub/v1"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
+
+	"github.com/ovsdb-etcd/ovsdb-etcd/internal/listen"
+	monitorhubv1 "github.com/ovsdb-etcd/ovsdb-etcd/proto/ovsdbetcd/monitorhub/v1"
 )
 
 // gracefulStopTimeout bounds how long Run waits for streams to end.
@@ -150,19 +150,5 @@ func Run(ctx context.Context, cfg Config) error {
 // Listen opens a gRPC listener for "unix:PATH" (replacing a stale socket)
 // or "host:port".
 func Listen(addr string) (net.Listener, error) {
-	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
-		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("remove stale socket %s: %w", path, err)
-		}
-		lis, err := net.Listen("unix", path)
-		if err != nil {
-			return nil, fmt.Errorf("listen on %s: %w", addr, err)
-		}
-		return lis, nil
-	}
-	lis, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	return lis, nil
+	return listen.Addr(addr)
 }
