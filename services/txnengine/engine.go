@@ -259,9 +259,19 @@ func (e *Engine) currentTerm() *term {
 	return e.term
 }
 
-// initSchemas reads the schema files and stores each schema at its key
-// unless one is there; a stored schema with another version is refused.
+// initSchemas reads the schema files and stores, in one etcd Txn, every
+// schema whose key is empty, so that a frontend never finds only some of
+// one engine's databases; a stored schema with another version is
+// refused. A lost race with another engine storing the same schemas is
+// retried a bounded number of times.
 func (e *Engine) initSchemas(ctx context.Context) error {
+	type file struct {
+		path string
+		s    *schema.Database
+		raw  []byte
+	}
+	var files []file
+	seen := map[string]bool{}
 	for _, f := range e.cfg.SchemaFiles {
 		raw, err := os.ReadFile(f)
 		if err != nil {
@@ -274,40 +284,78 @@ func (e *Engine) initSchemas(ctx context.Context) error {
 		if nerr := keys.CheckDB(s.Name); nerr != nil {
 			return fmt.Errorf("schema %s: database name: %w", f, nerr)
 		}
-		if _, dup := e.dbs[s.Name]; dup {
+		if seen[s.Name] {
 			return fmt.Errorf("schema %s: database %q given twice", f, s.Name)
 		}
-		key := e.keys.Schema(s.Name)
+		seen[s.Name] = true
+		files = append(files, file{path: f, s: s, raw: raw})
+	}
+	const attempts = 5
+	for range attempts {
 		sctx, cancel := context.WithTimeout(ctx, e.cfg.CommitTimeout)
-		resp, err := e.cli.Txn(sctx).
-			If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-			Then(clientv3.OpPut(key, string(raw))).
-			Else(clientv3.OpGet(key)).
-			Commit()
+		gets := make([]clientv3.Op, len(files))
+		for i, f := range files {
+			gets[i] = clientv3.OpGet(e.keys.Schema(f.s.Name))
+		}
+		resp, err := e.cli.Txn(sctx).Then(gets...).Commit()
+		if err != nil {
+			cancel()
+			return fmt.Errorf("read stored schemas: %w", err)
+		}
+		var cmps []clientv3.Cmp
+		var puts []clientv3.Op
+		for i, f := range files {
+			kvs := resp.Responses[i].GetResponseRange().Kvs
+			if len(kvs) == 0 {
+				key := e.keys.Schema(f.s.Name)
+				cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(key), "=", 0))
+				puts = append(puts, clientv3.OpPut(key, string(f.raw)))
+				continue
+			}
+			if uerr := e.useStoredSchema(f.path, f.s, f.raw, kvs[0].Value); uerr != nil {
+				cancel()
+				return uerr
+			}
+		}
+		if len(puts) == 0 {
+			cancel()
+			return nil
+		}
+		presp, err := e.cli.Txn(sctx).If(cmps...).Then(puts...).Commit()
 		cancel()
 		if err != nil {
-			return fmt.Errorf("store schema of database %q: %w", s.Name, err)
+			return fmt.Errorf("store schemas: %w", err)
 		}
-		if resp.Succeeded {
-			e.log.Info("stored schema", "db", s.Name, "version", s.Version, "rev", resp.Header.Revision)
-			e.dbs[s.Name] = &dbSchema{schema: s, raw: raw}
-			continue
+		if !presp.Succeeded {
+			continue // another engine stored some of them first: compare again
 		}
-		stored := resp.Responses[0].GetResponseRange().Kvs[0].Value
-		ss, err := schema.Parse(stored)
-		if err != nil {
-			return fmt.Errorf("parse stored schema of database %q: %w", s.Name, err)
+		for _, f := range files {
+			if _, ok := e.dbs[f.s.Name]; !ok {
+				e.log.Info("stored schema", "db", f.s.Name, "version", f.s.Version, "rev", presp.Header.Revision)
+				e.dbs[f.s.Name] = &dbSchema{schema: f.s, raw: f.raw}
+			}
 		}
-		if ss.Version != s.Version {
-			return fmt.Errorf("%w: database %q in etcd has schema version %q but %s has version %q; schema conversion is not supported",
-				ErrSchemaMismatch, s.Name, ss.Version, f, s.Version)
-		}
-		if !bytes.Equal(stored, raw) {
-			e.log.Warn("schema file differs from the stored schema of the same version; using the stored one",
-				"db", s.Name, "version", s.Version, "file", f)
-		}
-		e.dbs[s.Name] = &dbSchema{schema: ss, raw: stored}
+		return nil
 	}
+	return fmt.Errorf("store schemas: still racing with other writers after %d attempts", attempts)
+}
+
+// useStoredSchema adopts the schema stored in etcd for the database of
+// the schema file path (raw, parsed as s), refusing another version.
+func (e *Engine) useStoredSchema(path string, s *schema.Database, raw, stored []byte) error {
+	ss, err := schema.Parse(stored)
+	if err != nil {
+		return fmt.Errorf("parse stored schema of database %q: %w", s.Name, err)
+	}
+	if ss.Version != s.Version {
+		return fmt.Errorf("%w: database %q in etcd has schema version %q but %s has version %q; schema conversion is not supported",
+			ErrSchemaMismatch, s.Name, ss.Version, path, s.Version)
+	}
+	if !bytes.Equal(stored, raw) {
+		e.log.Warn("schema file differs from the stored schema of the same version; using the stored one",
+			"db", s.Name, "version", s.Version, "file", path)
+	}
+	e.dbs[s.Name] = &dbSchema{schema: ss, raw: stored}
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -785,5 +786,62 @@ func TestPipelineRecovers(t *testing.T) {
 				t.Errorf("in-memory rows %v", got)
 			}
 		})
+	}
+}
+
+// TestSchemasStoredTogether checks that an engine stores all its missing
+// schemas in one etcd revision (a frontend loading the schemas never finds
+// only some of them), and that a later engine with one more schema keeps
+// the stored one and adds the other.
+func TestSchemasStoredTogether(t *testing.T) {
+	etcd := startEtcd(t)
+	cli := etcd.client(t)
+	dir := t.TempDir()
+	writeNamed := func(name string) string {
+		p := filepath.Join(dir, name+".ovsschema")
+		raw := strings.Replace(fmt.Sprintf(testSchema, "1.0.0"), `"name": "Test"`, `"name": "`+name+`"`, 1)
+		if err := os.WriteFile(p, []byte(raw), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	a, b, c := writeNamed("A"), writeNamed("B"), writeNamed("C")
+	cfg := testConfig(t, cli, a, "unix:unused")
+	cfg.SchemaFiles = []string{a, b}
+	e, err := New(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+	l, err := keys.New(cfg.Prefix, cfg.Service)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev := func(db string) int64 {
+		t.Helper()
+		resp, gerr := cli.Get(t.Context(), l.Schema(db))
+		if gerr != nil {
+			t.Fatal(gerr)
+		}
+		if len(resp.Kvs) != 1 {
+			t.Fatalf("schema of %s not stored", db)
+		}
+		return resp.Kvs[0].CreateRevision
+	}
+	ra, rb := rev("A"), rev("B")
+	if ra != rb {
+		t.Errorf("schemas A and B created at revisions %d and %d, want one revision", ra, rb)
+	}
+	cfg.SchemaFiles = []string{a, b, c}
+	e, err = New(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+	if rev("A") != ra || rev("B") != rb {
+		t.Errorf("stored schemas were rewritten by the second engine")
+	}
+	if rc := rev("C"); rc <= ra {
+		t.Errorf("schema C created at revision %d, want after %d", rc, ra)
 	}
 }
