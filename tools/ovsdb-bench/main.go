@@ -37,6 +37,7 @@ type config struct {
 	ovsdbEtcd string
 	keep      bool
 	catchUp   time.Duration
+	profile   string
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -59,6 +60,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.schema, "schema", "/usr/share/ovn/ovn-nb.ovsschema", "the OVN Northbound schema")
 	fs.StringVar(&cfg.ovsdbEtcd, "ovsdb-etcd", "bin/ovsdb-etcd", "the ovsdb-etcd binary (make build)")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the run directory (logs, databases) instead of removing it")
+	fs.StringVar(&cfg.profile, "profile", "", "write CPU profiles of the ovsdb-etcd and etcd processes during each load scenario to this directory")
 	fs.DurationVar(&cfg.catchUp, "catch-up-timeout", 30*time.Second, "how long watchers may take to see the last transactions")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -113,7 +115,7 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 	loadBefore := loadAverage()
-	rs := runAll(ctx, log, e, systems, scenarios, runOptions{duration: cfg.duration, catchUpTimeout: cfg.catchUp})
+	rs := runAll(ctx, log, e, systems, scenarios, runOptions{duration: cfg.duration, catchUpTimeout: cfg.catchUp, profileDir: cfg.profile})
 	fmt.Fprintf(stdout, "Machine: %d CPUs, load average %s before the run and %s after; "+
 		"other load on the machine makes the numbers noisy, so compare systems within one run.\n\n",
 		runtime.NumCPU(), loadBefore, loadAverage())
@@ -152,7 +154,12 @@ func newEnv(cfg config) (*env, func(), error) {
 		}
 		_ = os.RemoveAll(dir)
 	}
-	return &env{schema: cfg.schema, ovsdbEtcd: bin, self: self, dir: dir}, cleanup, nil
+	if cfg.profile != "" {
+		if err := os.MkdirAll(cfg.profile, 0o755); err != nil {
+			return nil, nil, fmt.Errorf("-profile: %w", err)
+		}
+	}
+	return &env{schema: cfg.schema, ovsdbEtcd: bin, self: self, dir: dir, profileDir: cfg.profile}, cleanup, nil
 }
 
 func runAll(ctx context.Context, log *slog.Logger, e *env, systems []system, scenarios []scenario, opts runOptions) results {

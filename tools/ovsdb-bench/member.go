@@ -31,6 +31,7 @@ func runEtcdMember(args []string) error {
 	peerURL := fs.String("peer-url", "", "peer URL (http://127.0.0.1:PORT)")
 	initial := fs.String("initial-cluster", "", "name=peerURL,... of every member")
 	token := fs.String("token", "ovsdb-bench", "initial cluster token")
+	pprof := fs.Bool("pprof", false, "serve /debug/pprof on the client URL")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -55,6 +56,7 @@ func runEtcdMember(args []string) error {
 	cfg.ClusterState = embed.ClusterStateFlagNew
 	cfg.MaxTxnOps = memberMaxTxnOps
 	cfg.MaxRequestBytes = memberMaxRequestBytes
+	cfg.EnablePprof = *pprof
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
 		return fmt.Errorf("etcd-member %s: start: %w", *name, err)

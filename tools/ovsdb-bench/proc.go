@@ -25,6 +25,7 @@ type proc struct {
 	cmd     *exec.Cmd
 	exited  chan struct{} // closed once cmd.Wait has returned
 	err     error         // cmd.Wait's error, set before exited is closed
+	pprof   string        // base URL of its /debug/pprof (-profile); empty: none
 }
 
 func startProc(name, logPath, bin string, args ...string) (*proc, error) {

@@ -43,12 +43,15 @@ func defaultScenarios(scale float64) []scenario {
 type runOptions struct {
 	duration       time.Duration
 	catchUpTimeout time.Duration
+	profileDir     string // -profile; empty: no profiles
+	scenario       string // the running scenario's id, for profile names
 }
 
 // runScenario starts a fresh instance of system id, runs sc on it, and
 // stops it.
 func runScenario(ctx context.Context, e *env, id string, sc scenario, opts runOptions) *result {
 	res := &result{}
+	opts.scenario = sc.id
 	in, err := e.start(ctx, id, sc.preload > 0)
 	if err != nil {
 		res.errs = append(res.errs, err.Error())
@@ -161,9 +164,16 @@ func runOVSDBLoad(ctx context.Context, in *instance, sc scenario, opts runOption
 	if sc.watchers > 0 {
 		trw = tr
 	}
+	var prof *profiler
+	if opts.profileDir != "" {
+		prof = startProfiles(ctx, opts.profileDir, opts.scenario, in, opts.duration)
+	}
 	run := runWriters(ctx, writerPlan{writers: sc.writers, until: time.Now().Add(opts.duration), interval: sc.interval}, trw,
 		func(ctx context.Context, w, seq int) error { return writers[w].txn(ctx, seq) })
 	res.errs = append(res.errs, run.errs...)
+	if prof != nil {
+		res.errs = append(res.errs, prof.wait()...)
+	}
 	waitCaughtUp(ctx, watchers, run.acked, opts.catchUpTimeout)
 	recordUsage(in, before, res)
 	res.errs = append(res.errs, checkWatchers(watchers, run.acked)...)

@@ -54,6 +54,8 @@ type env struct {
 	self      string // this binary, for etcd-member
 	dir       string // parent of every system's directory
 	n         int    // counter for directory names
+	// profileDir receives CPU profiles of the load scenarios (-profile).
+	profileDir string
 }
 
 // instance is one running system.
@@ -257,7 +259,7 @@ func dbServerSelect() []any {
 func (e *env) startAIO(ctx context.Context, in *instance) error {
 	sock := filepath.Join(in.dir, "aio.sock")
 	start := func() (*proc, error) {
-		return startProc("ovsdb-etcd", filepath.Join(in.dir, "ovsdb-etcd.log"), e.ovsdbEtcd, "all-in-one",
+		return e.startRole("ovsdb-etcd", filepath.Join(in.dir, "ovsdb-etcd.log"), "all-in-one",
 			"--schema", e.schema, "--remote", "punix:"+sock, "--data-dir", filepath.Join(in.dir, "data"),
 			"--log-level", "warn")
 	}
@@ -294,6 +296,19 @@ func (e *env) startAIO(ctx context.Context, in *instance) error {
 	return nil
 }
 
+// startRole starts an ovsdb-etcd role, serving pprof with -profile.
+func (e *env) startRole(name, logPath string, args ...string) (*proc, error) {
+	extra, pprof, err := e.profileArgs()
+	if err != nil {
+		return nil, err
+	}
+	p, err := startProc(name, logPath, e.ovsdbEtcd, append(args, extra...)...)
+	if p != nil {
+		p.pprof = pprof
+	}
+	return p, err
+}
+
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
@@ -306,7 +321,7 @@ func (e *env) startSvc3(ctx context.Context, in *instance, standby bool) error {
 	eps := strings.Join(in.etcdEndpoints, ",")
 	common := []string{"--etcd-endpoints", eps, "--log-level", "warn"}
 	engine := func(i int) (*proc, error) {
-		return startProc(fmt.Sprintf("txnengine-%d", i), filepath.Join(in.dir, fmt.Sprintf("txnengine-%d.log", i)), e.ovsdbEtcd,
+		return e.startRole(fmt.Sprintf("txnengine-%d", i), filepath.Join(in.dir, fmt.Sprintf("txnengine-%d.log", i)),
 			append([]string{"txnengine", "--schema", e.schema, "--listen", "unix:" + filepath.Join(in.dir, fmt.Sprintf("engine-%d.sock", i))}, common...)...)
 	}
 	leader, err := engine(0)
@@ -315,14 +330,14 @@ func (e *env) startSvc3(ctx context.Context, in *instance, standby bool) error {
 	}
 	in.server = append(in.server, leader)
 	hubSock := filepath.Join(in.dir, "hub.sock")
-	hub, err := startProc("monitorhub", filepath.Join(in.dir, "monitorhub.log"), e.ovsdbEtcd,
+	hub, err := e.startRole("monitorhub", filepath.Join(in.dir, "monitorhub.log"),
 		append([]string{"monitorhub", "--listen", "unix:" + hubSock}, common...)...)
 	if err != nil {
 		return err
 	}
 	in.server = append(in.server, hub)
 	sock := filepath.Join(in.dir, "frontend.sock")
-	fe, err := startProc("frontend", filepath.Join(in.dir, "frontend.log"), e.ovsdbEtcd,
+	fe, err := e.startRole("frontend", filepath.Join(in.dir, "frontend.log"),
 		append([]string{"frontend", "--monitorhub", "unix:" + hubSock, "--remote", "punix:" + sock}, common...)...)
 	if err != nil {
 		return err
@@ -386,9 +401,12 @@ func (e *env) startEtcdCluster(ctx context.Context, in *instance) error {
 		p, err := startProc(fmt.Sprintf("etcd-%d", i), filepath.Join(in.dir, fmt.Sprintf("etcd-%d.log", i)), e.self,
 			"etcd-member", "-name", fmt.Sprintf("m%d", i), "-data-dir", filepath.Join(in.dir, fmt.Sprintf("etcd-%d", i)),
 			"-client-url", clientURLs[i], "-peer-url", peerURLs[i], "-initial-cluster", strings.Join(initial, ","),
-			"-token", filepath.Base(in.dir))
+			"-token", filepath.Base(in.dir), fmt.Sprintf("-pprof=%v", e.profileDir != ""))
 		if err != nil {
 			return err
+		}
+		if e.profileDir != "" {
+			p.pprof = clientURLs[i]
 		}
 		in.etcd = append(in.etcd, p)
 	}
