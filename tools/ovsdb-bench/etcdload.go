@@ -25,6 +25,10 @@ const etcdClients = 4
 // ovsdb-etcd stores it.
 var rowValue = strings.Repeat("x", 200)
 
+// etcdPut is one raw etcd transaction of writer w: etcdTxn, or
+// ovnValues.txn.
+type etcdPut func(ctx context.Context, cli *clientv3.Client, w, seq, rows int) error
+
 func etcdTxn(ctx context.Context, cli *clientv3.Client, w, seq, rows int) error {
 	cctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
@@ -119,7 +123,7 @@ func closeEtcdClients(clis []*clientv3.Client) {
 
 // runEtcdLoad is the floor: the same writers and watchers on raw etcd,
 // one put (or one N-key Txn) per transaction.
-func runEtcdLoad(ctx context.Context, in *instance, sc scenario, opts runOptions, res *result) {
+func runEtcdLoad(ctx context.Context, in *instance, sc scenario, opts runOptions, put etcdPut, res *result) {
 	clis, err := openEtcdClients(in)
 	if err != nil {
 		res.errs = append(res.errs, err.Error())
@@ -159,7 +163,7 @@ func runEtcdLoad(ctx context.Context, in *instance, sc scenario, opts runOptions
 	}
 	run := runWriters(ctx, writerPlan{writers: sc.writers, until: time.Now().Add(opts.duration), interval: sc.interval}, trw,
 		func(ctx context.Context, w, seq int) error {
-			return etcdTxn(ctx, clis[w%len(clis)], w, seq, sc.rowsPerTxn)
+			return put(ctx, clis[w%len(clis)], w, seq, sc.rowsPerTxn)
 		})
 	res.errs = append(res.errs, run.errs...)
 	waitCaughtUp(ctx, watchers, run.acked, opts.catchUpTimeout)
@@ -176,7 +180,7 @@ func runEtcdLoad(ctx context.Context, in *instance, sc scenario, opts runOptions
 
 // runEtcdBig loads the rows as N-key Txns, reads them back as a new
 // monitor would, and times an etcd leader change.
-func runEtcdBig(ctx context.Context, in *instance, sc scenario, res *result) {
+func runEtcdBig(ctx context.Context, in *instance, sc scenario, put etcdPut, res *result) {
 	clis, err := openEtcdClients(in)
 	if err != nil {
 		res.errs = append(res.errs, err.Error())
@@ -190,7 +194,7 @@ func runEtcdBig(ctx context.Context, in *instance, sc scenario, res *result) {
 	}
 	txns := (sc.preload + sc.rowsPerTxn - 1) / sc.rowsPerTxn
 	run := runWriters(ctx, writerPlan{writers: 1, txnsPerWriter: txns}, nil,
-		func(ctx context.Context, w, seq int) error { return etcdTxn(ctx, clis[0], w, seq, sc.rowsPerTxn) })
+		func(ctx context.Context, w, seq int) error { return put(ctx, clis[0], w, seq, sc.rowsPerTxn) })
 	if len(run.errs) > 0 {
 		res.errs = append(res.errs, run.errs...)
 		return

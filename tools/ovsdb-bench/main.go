@@ -155,11 +155,15 @@ func newEnv(cfg config) (*env, func(), error) {
 		_ = os.RemoveAll(dir)
 	}
 	if cfg.profile != "" {
-		if err := os.MkdirAll(cfg.profile, 0o755); err != nil {
-			return nil, nil, fmt.Errorf("-profile: %w", err)
+		if merr := os.MkdirAll(cfg.profile, 0o755); merr != nil {
+			return nil, nil, fmt.Errorf("-profile: %w", merr)
 		}
 	}
-	return &env{schema: cfg.schema, ovsdbEtcd: bin, self: self, dir: dir, profileDir: cfg.profile}, cleanup, nil
+	ovn, err := newOVNValues(cfg.schema)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &env{schema: cfg.schema, ovsdbEtcd: bin, self: self, dir: dir, profileDir: cfg.profile, ovn: ovn}, cleanup, nil
 }
 
 func runAll(ctx context.Context, log *slog.Logger, e *env, systems []system, scenarios []scenario, opts runOptions) results {
@@ -184,8 +188,8 @@ func runAll(ctx context.Context, log *slog.Logger, e *env, systems []system, sce
 }
 
 // ratios are the ratio columns: ovsdb-etcd on 3-member etcd against the
-// Raft cluster and against raw etcd.
-var ratios = []ratioCol{{sysSvc3, sysRaft}, {sysSvc3, sysEtcd}}
+// Raft cluster, raw etcd, and raw etcd writing the same bytes.
+var ratios = []ratioCol{{sysSvc3, sysRaft}, {sysSvc3, sysEtcd}, {sysSvc3, sysEtcdOVN}}
 
 func report(w io.Writer, rs results, systems []system, scenarios []scenario) {
 	fmt.Fprintln(w, "Scenarios:")

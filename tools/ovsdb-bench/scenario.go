@@ -60,9 +60,13 @@ func runScenario(ctx context.Context, e *env, id string, sc scenario, opts runOp
 	defer in.stop()
 	switch {
 	case id == sysEtcd && sc.preload > 0:
-		runEtcdBig(ctx, in, sc, res)
+		runEtcdBig(ctx, in, sc, etcdTxn, res)
 	case id == sysEtcd:
-		runEtcdLoad(ctx, in, sc, opts, res)
+		runEtcdLoad(ctx, in, sc, opts, etcdTxn, res)
+	case id == sysEtcdOVN && sc.preload > 0:
+		runEtcdBig(ctx, in, sc, e.ovn.txn, res)
+	case id == sysEtcdOVN:
+		runEtcdLoad(ctx, in, sc, opts, e.ovn.txn, res)
 	case sc.preload > 0:
 		runOVSDBBig(ctx, in, sc, res)
 	default:

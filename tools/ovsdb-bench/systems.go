@@ -27,6 +27,7 @@ const (
 	sysAIO        = "aio"
 	sysSvc3       = "svc3"
 	sysEtcd       = "etcd"
+	sysEtcdOVN    = "etcd-ovn"
 )
 
 // system is one column of the table.
@@ -38,6 +39,7 @@ var allSystems = []system{
 	{sysAIO, "ovsdb-etcd all-in-one"},
 	{sysSvc3, "ovsdb-etcd 3 services, etcd x3"},
 	{sysEtcd, "raw etcd x3"},
+	{sysEtcdOVN, "raw etcd x3, OVN-sized Txns"},
 }
 
 const (
@@ -54,6 +56,8 @@ type env struct {
 	self      string // this binary, for etcd-member
 	dir       string // parent of every system's directory
 	n         int    // counter for directory names
+	// ovn are the values of the OVN-sized raw etcd floor (etcd-ovn).
+	ovn *ovnValues
 	// profileDir receives CPU profiles of the load scenarios (-profile).
 	profileDir string
 }
@@ -106,7 +110,7 @@ func (e *env) start(ctx context.Context, id string, standby bool) (*instance, er
 		err = e.startAIO(ctx, in)
 	case sysSvc3:
 		err = e.startSvc3(ctx, in, standby)
-	case sysEtcd:
+	case sysEtcd, sysEtcdOVN:
 		err = e.startEtcdCluster(ctx, in)
 		in.failover = func(ctx context.Context) (time.Duration, error) { return etcdFailover(ctx, in) }
 	default:
