@@ -114,3 +114,127 @@ func BenchmarkSelect100k(b *testing.B) {
 		})
 	}
 }
+
+// benchPortTxn is the transaction of tools/ovsdb-bench's writers with one
+// row per transaction: insert a Logical_Switch_Port and add it to the
+// writer's switch with a "mutate" ... "insert" on its ports.
+func benchPortTxn(switchUUID string, seq int) []any {
+	return []any{
+		map[string]any{"op": "insert", "table": "Logical_Switch_Port", "uuid-name": "p0",
+			"row": map[string]any{"name": fmt.Sprintf("bench-port-%d", seq)}},
+		map[string]any{"op": "mutate", "table": "Logical_Switch",
+			"where":     []any{[]any{"_uuid", "==", []any{"uuid", switchUUID}}},
+			"mutations": []any{[]any{"ports", "insert", []any{"set", []any{[]any{"named-uuid", "p0"}}}}}},
+	}
+}
+
+// benchRowsTxn is tools/ovsdb-bench's transaction with rows rows: that
+// many Logical_Switch_Ports, added to a new switch (switchUUID "") or to
+// an existing one.
+func benchRowsTxn(switchUUID string, seq, rows int) []any {
+	ops := make([]any, 0, rows+1)
+	refs := make([]any, rows)
+	for k := range rows {
+		un := fmt.Sprintf("p%d", k)
+		ops = append(ops, map[string]any{"op": "insert", "table": "Logical_Switch_Port", "uuid-name": un,
+			"row": map[string]any{"name": fmt.Sprintf("bench-%d-%d", seq, k)}})
+		refs[k] = []any{"named-uuid", un}
+	}
+	ports := []any{"set", refs}
+	if switchUUID == "" {
+		return append(ops, map[string]any{"op": "insert", "table": "Logical_Switch",
+			"row": map[string]any{"name": fmt.Sprintf("bench-sw-%d", seq), "ports": ports}})
+	}
+	return append(ops, map[string]any{"op": "mutate", "table": "Logical_Switch",
+		"where":     []any{[]any{"_uuid", "==", []any{"uuid", switchUUID}}},
+		"mutations": []any{[]any{"ports", "insert", ports}}})
+}
+
+// replyUUID returns the UUID an insert answered with.
+func replyUUID(b *testing.B, res txn.Result, i int) string {
+	b.Helper()
+	mustOK(b, res)
+	m, _ := res.Reply[i].(map[string]any)
+	u, _ := m["uuid"].([]any)
+	if len(u) != 2 {
+		b.Fatalf("reply %d has no uuid: %v", i, res.Reply)
+	}
+	return u[1].(string)
+}
+
+// BenchmarkPortToSwitch is issue 6's 64-writer transaction at the
+// executor: insert one port and mutate its switch's ports with "insert",
+// on a switch of 100 to 200 ports (the added ports are removed, and
+// garbage collected, every 100 transactions, outside the timing).
+func BenchmarkPortToSwitch(b *testing.B) {
+	const base, grow = 100, 100
+	db := nbDatabase(b)
+	sw := replyUUID(b, txn.Execute(db, benchRowsTxn("", -1, base), txn.Options{}), base)
+	var added []any
+	txns := make([][]any, grow)
+	seq := 0
+	refill := func() {
+		if len(added) > 0 {
+			mustOK(b, txn.Execute(db, []any{map[string]any{"op": "mutate", "table": "Logical_Switch",
+				"where":     []any{[]any{"_uuid", "==", []any{"uuid", sw}}},
+				"mutations": []any{[]any{"ports", "delete", []any{"set", added}}}}}, txn.Options{}))
+			added = added[:0]
+		}
+		for i := range txns {
+			txns[i] = benchPortTxn(sw, seq)
+			seq++
+		}
+	}
+	refill()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if i == grow {
+			b.StopTimer()
+			refill()
+			i = 0
+			b.StartTimer()
+		}
+		res := txn.Execute(db, txns[i], txn.Options{})
+		added = append(added, []any{"uuid", replyUUID(b, res, 0)})
+		i++
+	}
+}
+
+// BenchmarkRows100 is issue 6's 100-row transaction at the executor: 100
+// Logical_Switch_Ports added to a switch, which every other transaction
+// creates (as tools/ovsdb-bench's writers do), into a growing database.
+func BenchmarkRows100(b *testing.B) {
+	const rows, chunk = 100, 32
+	db := nbDatabase(b)
+	// Each pair is a switch's insert, then the mutate that adds ports to
+	// it, whose "where" gets the switch's UUID once known.
+	type pair struct {
+		insert, mutate []any
+		where          []any
+	}
+	var pairs []pair
+	seq := 0
+	var cur pair
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if i%2 == 0 {
+			if len(pairs) == 0 {
+				b.StopTimer()
+				for range chunk {
+					p := pair{insert: benchRowsTxn("", seq, rows), mutate: benchRowsTxn("?", seq+1, rows)}
+					m := p.mutate[rows].(map[string]any)
+					p.where = m["where"].([]any)[0].([]any)[2].([]any)
+					pairs = append(pairs, p)
+					seq += 2
+				}
+				b.StartTimer()
+			}
+			cur, pairs = pairs[0], pairs[1:]
+			cur.where[1] = replyUUID(b, txn.Execute(db, cur.insert, txn.Options{}), rows)
+			continue
+		}
+		mustOK(b, txn.Execute(db, cur.mutate, txn.Options{}))
+	}
+	b.ReportMetric(float64(b.N*rows)/b.Elapsed().Seconds(), "rows/s")
+}

@@ -284,12 +284,7 @@ func (t *term) publish(ctx context.Context, done []executed, rev int64, limitErr
 				"rev", rev, "batch_size", len(done), "total", total,
 				"queued", x.r.executed.Sub(x.r.arrived), "execute_and_commit", now.Sub(x.r.executed))
 		}
-		reply := normalizeReply(x.res.Reply)
-		if limitErr != nil {
-			reply = append(reply, ovsdb.NewError(ovsdb.TagResourcesExhausted, "%s", limitErr.Error()).JSON())
-		}
-		failed := replyFailed(reply)
-		data, err := json.Marshal(reply)
+		data, failed, err := encodeReply(x.res.Reply, limitErr)
 		if err != nil {
 			x.r.answer(Response{}, fmt.Errorf("encode result: %w", err))
 			continue
@@ -306,6 +301,18 @@ func (t *term) publish(ctx context.Context, done []executed, rev int64, limitErr
 		}
 		x.r.answer(Response{Result: data, Revision: r}, nil)
 	}
+}
+
+// encodeReply returns the JSON text of a transaction's result array, with
+// limitErr (a batch past etcd's limits) appended as a "resources
+// exhausted" error, and whether the result holds an error.
+func encodeReply(res []any, limitErr error) (data []byte, failed bool, err error) {
+	reply := normalizeReply(res)
+	if limitErr != nil {
+		reply = append(reply, ovsdb.NewError(ovsdb.TagResourcesExhausted, "%s", limitErr.Error()).JSON())
+	}
+	data, err = json.Marshal(reply)
+	return data, replyFailed(reply), err
 }
 
 // replyFailed reports whether a transact result holds an error object.
