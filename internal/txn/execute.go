@@ -674,20 +674,13 @@ func execSelect(x *txn, p *opParser, result map[string]any) *ovsdb.Error {
 		}
 	}
 	if distinct {
-		seen := map[string]bool{}
-		var buf []byte
-		kept := rows[:0]
-		for _, m := range rows {
-			buf = buf[:0]
-			for _, c := range cols {
-				buf = appendDatumKey(buf, m.col(c.Name, c.Type))
-			}
-			if !seen[string(buf)] {
-				seen[string(buf)] = true
-				kept = append(kept, m)
-			}
+		var dup bool
+		if rows, dup = distinctRows(rows, cols); dup {
+			// Which of equal rows is kept shows in the sort (by every
+			// column, unselected ones too): keep the first in
+			// ovsdb-server's row order, as its ovsdb_query_distinct does.
+			rows, _ = distinctRows(x.query(t, cond), cols)
 		}
-		rows = kept
 	}
 	sortRows(rows, sortCols)
 	out := make([]any, len(rows))
@@ -700,6 +693,25 @@ func execSelect(x *txn, p *opParser, result map[string]any) *ovsdb.Error {
 	}
 	result["rows"] = out
 	return nil
+}
+
+// distinctRows keeps the first of rows equal in cols, and reports
+// whether there were any such duplicates.
+func distinctRows(rows []match, cols []*schema.Column) ([]match, bool) {
+	seen := map[string]bool{}
+	var buf []byte
+	kept := rows[:0]
+	for _, m := range rows {
+		buf = buf[:0]
+		for _, c := range cols {
+			buf = appendDatumKey(buf, m.col(c.Name, c.Type))
+		}
+		if !seen[string(buf)] {
+			seen[string(buf)] = true
+			kept = append(kept, m)
+		}
+	}
+	return kept, len(kept) < len(rows)
 }
 
 func execUpdate(x *txn, p *opParser, result map[string]any) *ovsdb.Error {
@@ -765,13 +777,13 @@ func execMutate(x *txn, p *opParser, result map[string]any) *ovsdb.Error {
 	}
 	matches := x.query(t, cond)
 	for _, m := range matches {
-		nr, err := applyMutations(m.full(), ms)
+		nr, err := applyMutations(&m, ms)
 		if err != nil {
 			return err
 		}
 		tr := x.writable(t, m.uuid)
-		for _, mu := range ms {
-			tr.new[mu.col.Name] = nr[mu.col.Name]
+		for name, d := range nr {
+			tr.new[name] = d
 		}
 	}
 	result["count"] = int64(len(matches))
