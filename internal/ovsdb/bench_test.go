@@ -77,3 +77,12 @@ func BenchmarkDatumJSON(b *testing.B) {
 		}
 	})
 }
+
+func BenchmarkUUIDAppendText(b *testing.B) {
+	u := UUID{0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32, 0x10}
+	buf := make([]byte, 0, 64)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = u.AppendText(buf[:0])
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unsafe"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -34,7 +35,21 @@ type batch struct {
 	// asserted are the distinct locks the batch's writing transactions
 	// asserted, each fenced by a compare in the Txn.
 	asserted []assertedLock
+	// arena holds the encoded rows back to back (rowOp.value slices it),
+	// so that a batch allocates a few growing chunks instead of a buffer
+	// per row grown several times: a 200-port switch row is 8 KB. It is
+	// append-only: a value, once encoded, is never written again.
+	arena []byte
+	// lastRow is the size of the last row encoded, the room a new chunk
+	// must have.
+	lastRow int
 }
+
+// arena chunks start at minChunk bytes and double up to maxChunk.
+const (
+	minChunk = 4 << 10
+	maxChunk = 1 << 20
+)
 
 type rowOp struct {
 	existed bool   // the row was in etcd before the batch
@@ -89,7 +104,7 @@ func (b *batch) add(name string, db *txn.Database, changes []txn.RowChange, comm
 		b.bytes -= len(op.value)
 		op.value = nil
 		if c.New != nil {
-			v, err := encodeRow(s, c.Table, c.New)
+			v, err := b.encodeRow(s, c.Table, c.New)
 			if err != nil {
 				return err
 			}
@@ -104,16 +119,26 @@ func (b *batch) add(name string, db *txn.Database, changes []txn.RowChange, comm
 	return nil
 }
 
-func encodeRow(s *schema.Database, table string, row ovsdb.Row) ([]byte, error) {
+// encodeRow encodes row into the arena and returns its bytes.
+func (b *batch) encodeRow(s *schema.Database, table string, row ovsdb.Row) ([]byte, error) {
 	t, ok := s.Tables[table]
 	if !ok {
 		return nil, fmt.Errorf("table %q not in schema %q", table, s.Name)
 	}
-	v, err := t.EncodeRow(row)
+	if room := cap(b.arena) - len(b.arena); room < b.lastRow+b.lastRow/4 || b.arena == nil {
+		// A new chunk; the old one stays alive through its values.
+		size := min(max(2*cap(b.arena), minChunk, 2*b.lastRow), maxChunk)
+		b.arena = make([]byte, 0, max(size, b.lastRow+b.lastRow/4))
+	}
+	start := len(b.arena)
+	out, err := t.AppendRow(b.arena, row)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s row: %w", table, err)
 	}
-	return v, nil
+	// If AppendRow outgrew the chunk, out is a copy and the new chunk.
+	b.arena = out
+	b.lastRow = len(out) - start
+	return out[start:len(out):len(out)], nil
 }
 
 // ops is the number of etcd operations the batch needs (an upper bound).
@@ -137,7 +162,9 @@ func (b *batch) etcdOps(now time.Time) []clientv3.Op {
 		op := b.rows[key]
 		switch {
 		case op.value != nil:
-			ops = append(ops, clientv3.OpPut(key, string(op.value)))
+			// No copy for the string: OpPut copies it into its own
+			// []byte at once, and the arena never changes a value.
+			ops = append(ops, clientv3.OpPut(key, unsafe.String(unsafe.SliceData(op.value), len(op.value))))
 		case op.existed:
 			ops = append(ops, clientv3.OpDelete(key))
 		}
