@@ -525,8 +525,18 @@ func leaderAddress(ctx context.Context, kv clientv3.KV, election string) (string
 }
 
 // decodeOps parses the operations array with UseNumber, as the executor
-// expects.
+// expects. Well-formed arrays take decodeFast; anything it declines
+// (errors included) goes through encoding/json, so the values and the
+// error texts are encoding/json's either way.
 func decodeOps(data []byte) ([]any, error) {
+	if ops, ok := decodeFast(data); ok {
+		return ops, nil
+	}
+	return decodeOpsStd(data)
+}
+
+// decodeOpsStd is decodeOps with encoding/json.
+func decodeOpsStd(data []byte) ([]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var v any
