@@ -431,14 +431,6 @@ func (m *match) col(name string, typ ovsdb.Type) ovsdb.Datum {
 	return ovsdb.DefaultDatum(typ)
 }
 
-// full returns the row as an ovsdb.Row, built for a committed row.
-func (m *match) full() ovsdb.Row {
-	if m.row != nil || m.t == nil {
-		return m.row
-	}
-	return m.t.rowMap(m.e.r)
-}
-
 // matches reports whether the row satisfies cond.
 func (m *match) matches(cond *Condition) bool {
 	if m.row != nil || m.t == nil {

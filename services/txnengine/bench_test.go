@@ -175,9 +175,13 @@ func nbDatabaseB(b *testing.B) *txn.Database {
 	return txn.NewDatabase(s)
 }
 
-// benchSwitchTxn is tools/ovsdb-bench's transaction of rows ports added to
-// a new switch (sw "") or to switch sw, as JSON text.
-func benchSwitchTxn(sw string, name string, rows int) []byte {
+// benchRows is the rows of tools/ovsdb-bench's 100-row transactions.
+const benchRows = 100
+
+// benchSwitchTxn is tools/ovsdb-bench's transaction of benchRows ports
+// added to a new switch (sw "") or to switch sw, as JSON text.
+func benchSwitchTxn(sw string, name string) []byte {
+	const rows = benchRows
 	buf := []byte("[")
 	for k := range rows {
 		buf = fmt.Appendf(buf, `{"op":"insert","table":"Logical_Switch_Port","uuid-name":"p%d","row":{"name":"%s-%d"}},`, k, name, k)
@@ -223,12 +227,12 @@ func BenchmarkCommitPath(b *testing.B) {
 	l := keys.Default()
 	now := time.Now()
 	b.Run("port-to-switch/64", func(b *testing.B) {
-		const writers, base, grow = 64, 100, 100
+		const writers, base, grow = 64, benchRows, 100
 		db := nbDatabaseB(b)
 		sws := make([]string, writers)
 		reset := make([][]byte, writers)
 		for w := range writers {
-			ops, err := decodeOps(benchSwitchTxn("", fmt.Sprintf("w%d-base", w), base))
+			ops, err := decodeOps(benchSwitchTxn("", fmt.Sprintf("w%d-base", w)))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -279,7 +283,7 @@ func BenchmarkCommitPath(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*writers), "ns/txn")
 	})
 	b.Run("rows100/8", func(b *testing.B) {
-		const writers, rows, chunk = 8, 100, 16
+		const writers, rows, chunk = 8, benchRows, 16
 		db := nbDatabaseB(b)
 		// pairs hold a batch creating 8 switches and the batch adding
 		// ports to them, whose placeholder UUIDs are patched once known.
@@ -293,8 +297,8 @@ func BenchmarkCommitPath(b *testing.B) {
 				for range chunk {
 					var p pair
 					for range writers {
-						p.insert = append(p.insert, benchSwitchTxn("", fmt.Sprintf("t%d", seq), rows))
-						p.mutate = append(p.mutate, benchSwitchTxn(placeholderUUID, fmt.Sprintf("t%d", seq+1), rows))
+						p.insert = append(p.insert, benchSwitchTxn("", fmt.Sprintf("t%d", seq)))
+						p.mutate = append(p.mutate, benchSwitchTxn(placeholderUUID, fmt.Sprintf("t%d", seq+1)))
 						seq += 2
 					}
 					pairs = append(pairs, p)

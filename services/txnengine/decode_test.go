@@ -79,7 +79,7 @@ func FuzzDecodeOps(f *testing.F) {
 
 // BenchmarkDecodeOps decodes tools/ovsdb-bench's 100-row transaction.
 func BenchmarkDecodeOps(b *testing.B) {
-	in := benchSwitchTxn("", "bench", 100)
+	in := benchSwitchTxn("", "bench")
 	for _, tc := range []struct {
 		name   string
 		decode func([]byte) ([]any, error)

@@ -2,7 +2,6 @@ package txnengine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -311,7 +310,7 @@ func encodeReply(res []any, limitErr error) (data []byte, failed bool, err error
 	if limitErr != nil {
 		reply = append(reply, ovsdb.NewError(ovsdb.TagResourcesExhausted, "%s", limitErr.Error()).JSON())
 	}
-	data, err = json.Marshal(reply)
+	data, err = appendJSON(make([]byte, 0, 64*len(reply)), reply)
 	return data, replyFailed(reply), err
 }
 
