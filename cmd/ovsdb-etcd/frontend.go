@@ -124,6 +124,13 @@ func (h hubSubscriber) Subscribe(ctx context.Context, database string, fromRev i
 	})
 }
 
+// SubscribeLive makes hubSubscriber a frontend.LiveSubscriber.
+func (h hubSubscriber) SubscribeLive(ctx context.Context, database string, fromRev int64, fn func(frontend.Event) error) error {
+	return h.c.Subscribe(ctx, database, fromRev, func(ev monitorhub.Event) error {
+		return fn(toFrontendEvent(ev))
+	}, monitorhub.WithoutOld())
+}
+
 func toFrontendEvent(ev monitorhub.Event) frontend.Event {
 	out := frontend.Event{Rev: ev.Rev, Last: ev.Last}
 	switch ev.Kind {

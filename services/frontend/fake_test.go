@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -37,6 +38,8 @@ type fakeBackend struct {
 	txnHook func(ctx context.Context) error // runs before executing
 	gate    chan struct{}                   // non-nil: new subscriptions wait for it
 	commits chan int64                      // non-nil: gets each commit's revision (never blocks)
+
+	live atomic.Int64 // SubscribeLive calls
 }
 
 // breakSubscriptions fails every open subscription and holds new ones
@@ -239,6 +242,24 @@ func (b *fakeBackend) Subscribe(ctx context.Context, db string, fromRev int64, f
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
 	return b.serve(ctx, s, fn)
+}
+
+// SubscribeLive is Subscribe without the old row values of updates, as
+// the monitorhub streams them to a live subscription (WithoutOld): every
+// test of a server on this backend runs its live feed that way.
+func (b *fakeBackend) SubscribeLive(ctx context.Context, db string, fromRev int64, fn func(Event) error) error {
+	b.live.Add(1)
+	return b.Subscribe(ctx, db, fromRev, func(ev Event) error {
+		if ev.Kind == EventUpdate {
+			changes := make([]RawChange, len(ev.Changes))
+			for i, c := range ev.Changes {
+				c.Old = nil
+				changes[i] = c
+			}
+			ev.Changes = changes
+		}
+		return fn(ev)
+	})
 }
 
 func (b *fakeBackend) serve(ctx context.Context, s *fakeSub, fn func(Event) error) error {

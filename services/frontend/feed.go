@@ -143,7 +143,11 @@ func (f *feed) run(ctx context.Context, sub Subscriber) {
 		f.mu.Unlock()
 		f.metrics.subscriptions.Inc()
 		delivered := false
-		err := sub.Subscribe(ctx, f.name, from, func(ev Event) (err error) {
+		subscribe := sub.Subscribe
+		if ls, ok := sub.(LiveSubscriber); ok {
+			subscribe = ls.SubscribeLive
+		}
+		err := subscribe(ctx, f.name, from, func(ev Event) (err error) {
 			delivered = true
 			// A bad row must not take the server down: resubscribe,
 			// which resyncs from a snapshot.

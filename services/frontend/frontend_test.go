@@ -624,3 +624,26 @@ func TestNoUpdateWaitWithoutMonitors(t *testing.T) {
 		t.Fatalf("reply %s", r)
 	}
 }
+
+// TestLiveFeedWithoutOldValues: the live feed subscribes without the old
+// row values (LiveSubscriber), and modify and delete updates are still
+// complete, from the rows the feed keeps.
+func TestLiveFeedWithoutOldValues(t *testing.T) {
+	env := startServer(t, nil)
+	if env.be.live.Load() == 0 {
+		t.Fatal("the feed did not use SubscribeLive")
+	}
+	n := newNotes()
+	c := dial(t, env.addr(), n.handler)
+	call(t, c, "monitor_cond", "T", "m", map[string]any{"A": []any{map[string]any{"columns": []any{"s", "i"}}}})
+	call(t, c, "transact", "T", map[string]any{"op": "insert", "table": "A", "row": map[string]any{"s": "x", "i": 1}})
+	call(t, c, "transact", "T", map[string]any{"op": "update", "table": "A", "where": []any{}, "row": map[string]any{"i": 2}})
+	call(t, c, "transact", "T", map[string]any{"op": "delete", "table": "A", "where": []any{}})
+	got := n.waitFor(t, "three updates", func(s []string) bool { return len(s) >= 3 })
+	if !strings.Contains(got[1], `"modify":{"i":2}`) {
+		t.Errorf("update of the modify = %s, want modify {\"i\":2}", got[1])
+	}
+	if !strings.Contains(got[2], `"delete":null`) {
+		t.Errorf("update of the delete = %s, want delete null", got[2])
+	}
+}

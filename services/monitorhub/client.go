@@ -120,6 +120,15 @@ type handlerError struct{ err error }
 func (e *handlerError) Error() string { return e.err.Error() }
 func (e *handlerError) Unwrap() error { return e.err }
 
+// SubscribeOption changes what Subscribe asks the hub for.
+type SubscribeOption func(*subscribeOptions)
+
+type subscribeOptions struct{ omitOld bool }
+
+// WithoutOld leaves the old row values out of every update (Change.Old is
+// nil): for a subscriber that keeps the current rows itself.
+func WithoutOld() SubscribeOption { return func(o *subscribeOptions) { o.omitOld = true } }
+
 // Subscribe streams database from fromRev (0: a snapshot first) and
 // calls fn for each event, in revision order, each revision at most once.
 // After a stream error or a hub restart it resumes from the last revision
@@ -128,12 +137,16 @@ func (e *handlerError) Unwrap() error { return e.err }
 // as EventSnapshot. It returns ctx.Err() when ctx ends, fn's error as is,
 // or the stream's error once it is not retryable (InvalidArgument, ...)
 // or after maxRetries consecutive attempts that delivered nothing.
-func (c *Client) Subscribe(ctx context.Context, database string, fromRev int64, fn func(Event) error) error {
+func (c *Client) Subscribe(ctx context.Context, database string, fromRev int64, fn func(Event) error, opts ...SubscribeOption) error {
+	var o subscribeOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	last := fromRev
 	failures := 0
 	delay := c.initialBackoff
 	for {
-		delivered, err := c.stream(ctx, database, &last, fn)
+		delivered, err := c.stream(ctx, database, &last, o, fn)
 		if he, ok := errors.AsType[*handlerError](err); ok {
 			return he.err
 		}
@@ -164,10 +177,10 @@ func (c *Client) Subscribe(ctx context.Context, database string, fromRev int64, 
 
 // stream runs one Watch call from *last and advances *last as events are
 // delivered. delivered tells whether fn got anything.
-func (c *Client) stream(ctx context.Context, database string, last *int64, fn func(Event) error) (delivered bool, err error) {
+func (c *Client) stream(ctx context.Context, database string, last *int64, o subscribeOptions, fn func(Event) error) (delivered bool, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	st, err := c.hub.Watch(ctx, &monitorhubv1.WatchRequest{Database: database, StartRevision: *last},
+	st, err := c.hub.Watch(ctx, &monitorhubv1.WatchRequest{Database: database, StartRevision: *last, OmitOld: o.omitOld},
 		grpc.MaxCallRecvMsgSize(math.MaxInt32))
 	if err != nil {
 		return false, err

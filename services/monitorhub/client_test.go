@@ -149,3 +149,48 @@ func TestConfig(t *testing.T) {
 		t.Fatalf("default history %d < 10000", c.HistoryMaxTxns)
 	}
 }
+
+// TestClientWithoutOld checks that WithoutOld leaves the old values out
+// of updates and keeps the new ones, and that a plain subscription to the
+// same update (sharing the hub's message) still gets both.
+func TestClientWithoutOld(t *testing.T) {
+	e := newEnv(t)
+	e.createDB("NB")
+	u := newUUID()
+	first := e.putRow("NB", "T", u, `{"v":1}`)
+	second := e.putRow("NB", "T", u, `{"v":2}`)
+	sock := sockPath(t)
+	serveHub(t, testConfig(), e.cli, sock)
+	c, err := NewClient(dial(t, sock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		opts    []SubscribeOption
+		wantOld string
+	}{
+		{name: "without old", opts: []SubscribeOption{WithoutOld()}, wantOld: ""},
+		{name: "plain", wantOld: `{"v":1}`},
+		{name: "without old again", opts: []SubscribeOption{WithoutOld()}, wantOld: ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got Event
+			errStop := errors.New("stop")
+			err := c.Subscribe(t.Context(), "NB", first, func(ev Event) error {
+				got = ev
+				return errStop
+			}, tc.opts...)
+			if !errors.Is(err, errStop) {
+				t.Fatalf("Subscribe = %v, want the handler's error", err)
+			}
+			if got.Kind != EventUpdate || got.Rev != second || len(got.Changes) != 1 {
+				t.Fatalf("first event %+v, want the update at %d", got, second)
+			}
+			ch := got.Changes[0]
+			if string(ch.Old) != tc.wantOld || string(ch.New) != `{"v":2}` {
+				t.Errorf("change old %q new %q, want old %q new {\"v\":2}", ch.Old, ch.New, tc.wantOld)
+			}
+		})
+	}
+}

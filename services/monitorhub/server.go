@@ -31,7 +31,7 @@ type server struct {
 }
 
 func (s *server) Watch(req *monitorhubv1.WatchRequest, stream grpc.ServerStreamingServer[monitorhubv1.WatchResponse]) error {
-	err := s.h.serve(stream.Context(), req.GetDatabase(), req.GetStartRevision(), grpcSender{stream})
+	err := s.h.serve(stream.Context(), req.GetDatabase(), req.GetStartRevision(), grpcSender{stream: stream, omitOld: req.GetOmitOld()})
 	if ce, ok := errors.AsType[*SubscriberClosedError](err); ok {
 		stream.SetTrailer(lastRevTrailer(ce.LastRev))
 	}
@@ -50,7 +50,8 @@ func (s *server) Status(_ context.Context, _ *monitorhubv1.StatusRequest) (*moni
 
 // grpcSender writes a subscription to a Watch stream.
 type grpcSender struct {
-	stream grpc.ServerStreamingServer[monitorhubv1.WatchResponse]
+	stream  grpc.ServerStreamingServer[monitorhubv1.WatchResponse]
+	omitOld bool
 }
 
 func (g grpcSender) snapshot(rev int64, rows []Row, last bool) error {
@@ -63,7 +64,7 @@ func (g grpcSender) snapshot(rev int64, rows []Row, last bool) error {
 	}})
 }
 
-func (g grpcSender) update(u *Update) error { return g.stream.Send(u.msg) }
+func (g grpcSender) update(u *Update) error { return g.stream.Send(u.wire(g.omitOld)) }
 
 func (g grpcSender) progress(rev int64) error {
 	return g.stream.Send(&monitorhubv1.WatchResponse{Event: &monitorhubv1.WatchResponse_Progress{

@@ -30,6 +30,10 @@ type WatchRequest struct {
 	// changes after it. A start_revision > 0 asks for the changes after that
 	// revision if they are still in the history, else for a snapshot.
 	StartRevision int64 `protobuf:"varint,2,opt,name=start_revision,json=startRevision,proto3" json:"start_revision,omitempty"`
+	// omit_old leaves the old row values out of every Update (RowChange.old
+	// is empty), for a subscriber that keeps the current rows itself: on a
+	// busy database they are about half of the stream.
+	OmitOld       bool `protobuf:"varint,3,opt,name=omit_old,json=omitOld,proto3" json:"omit_old,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -76,6 +80,13 @@ func (x *WatchRequest) GetStartRevision() int64 {
 		return x.StartRevision
 	}
 	return 0
+}
+
+func (x *WatchRequest) GetOmitOld() bool {
+	if x != nil {
+		return x.OmitOld
+	}
+	return false
 }
 
 // WatchResponse is one message of a Watch stream.
@@ -638,10 +649,11 @@ var File_ovsdbetcd_monitorhub_v1_monitorhub_proto protoreflect.FileDescriptor
 
 const file_ovsdbetcd_monitorhub_v1_monitorhub_proto_rawDesc = "" +
 	"\n" +
-	"(ovsdbetcd/monitorhub/v1/monitorhub.proto\x12\x17ovsdbetcd.monitorhub.v1\"Q\n" +
+	"(ovsdbetcd/monitorhub/v1/monitorhub.proto\x12\x17ovsdbetcd.monitorhub.v1\"l\n" +
 	"\fWatchRequest\x12\x1a\n" +
 	"\bdatabase\x18\x01 \x01(\tR\bdatabase\x12%\n" +
-	"\x0estart_revision\x18\x02 \x01(\x03R\rstartRevision\"\xd5\x01\n" +
+	"\x0estart_revision\x18\x02 \x01(\x03R\rstartRevision\x12\x19\n" +
+	"\bomit_old\x18\x03 \x01(\bR\aomitOld\"\xd5\x01\n" +
 	"\rWatchResponse\x12?\n" +
 	"\bsnapshot\x18\x01 \x01(\v2!.ovsdbetcd.monitorhub.v1.SnapshotH\x00R\bsnapshot\x129\n" +
 	"\x06update\x18\x02 \x01(\v2\x1f.ovsdbetcd.monitorhub.v1.UpdateH\x00R\x06update\x12?\n" +
