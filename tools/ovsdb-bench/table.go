@@ -22,6 +22,7 @@ const (
 	mServerCPU  = "server CPU s"
 	mEtcdRSS    = "etcd peak RSS MiB"
 	mEtcdCPU    = "etcd CPU s"
+	mCPUPerTxn  = "server+etcd CPU us/txn"
 	mMonitor    = "monitor"
 	naText      = "n/a"
 	failText    = "FAIL"
@@ -29,7 +30,7 @@ const (
 )
 
 var metricOrder = []string{mTxnRate, mRowRate, mTxnP50, mTxnP99, mVisP50, mVisP99,
-	mLoad, mInitial, mLeader, mServerRSS, mServerCPU, mEtcdRSS, mEtcdCPU}
+	mLoad, mInitial, mLeader, mServerRSS, mServerCPU, mEtcdRSS, mEtcdCPU, mCPUPerTxn}
 
 // result is what one system did in one scenario.
 type result struct {

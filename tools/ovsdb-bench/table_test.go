@@ -1,8 +1,10 @@
 package main
 
 import (
+	"math"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRenderTable(t *testing.T) {
@@ -116,5 +118,26 @@ func TestTargets(t *testing.T) {
 				t.Errorf("eval = %v, %q, %v; want met %v ok %v", met, detail, ok, tc.wantMet, tc.wantOK)
 			}
 		})
+	}
+}
+
+// TestCPUPerTxn checks the CPU per transaction: server and etcd CPU over
+// every acknowledged transaction, and none without CPU numbers.
+func TestCPUPerTxn(t *testing.T) {
+	run := writerRun{acked: []int{300, 700}, lat: []time.Duration{time.Millisecond}, elapsed: 2 * time.Second}
+	res := &result{}
+	res.set(mServerCPU, 0.3)
+	res.set(mEtcdCPU, 0.2)
+	recordWriters(scenario{rowsPerTxn: 1}, run, nil, res)
+	if got := res.metrics[mCPUPerTxn]; math.Abs(got-500) > 1e-9 {
+		t.Errorf("CPU per txn %v us, want 500", got)
+	}
+	if got := res.metrics[mTxnRate]; got != 500 {
+		t.Errorf("txn/s %v, want 500", got)
+	}
+	bare := &result{}
+	recordWriters(scenario{rowsPerTxn: 1}, run, nil, bare)
+	if hasMetric(bare, mCPUPerTxn) {
+		t.Errorf("CPU per txn %v without CPU numbers", bare.metrics[mCPUPerTxn])
 	}
 }
