@@ -93,7 +93,7 @@ func (x *txn) eachRow(fn func(tt *txnTable, tr *txnRow) *ovsdb.Error) *ovsdb.Err
 
 func rowsEqual(t *table, a, b ovsdb.Row) bool {
 	for _, c := range t.cols {
-		if !a[c.Name].Equal(b[c.Name]) {
+		if !t.rowVal(a, c.Name).Equal(t.rowVal(b, c.Name)) {
 			return false
 		}
 	}
@@ -124,7 +124,7 @@ func (x *txn) determineChanges() bool {
 
 func (x *txn) forEachStrongRef(t *table, uuid ovsdb.UUID, row ovsdb.Row, fn func(c *schema.Column, bt ovsdb.BaseType, target ovsdb.UUID) *ovsdb.Error) *ovsdb.Error {
 	for _, c := range t.refCols {
-		d := row[c.Name]
+		d := t.rowVal(row, c.Name)
 		for _, side := range [2]struct {
 			bt    ovsdb.BaseType
 			atoms []ovsdb.Atom
@@ -207,7 +207,7 @@ func (x *txn) updateRefCounts() *ovsdb.Error {
 func refDiff(t *table, oldRow, newRow ovsdb.Row) (removed, added ovsdb.Row) {
 	removed, added = ovsdb.Row{}, ovsdb.Row{}
 	for _, c := range t.refCols {
-		r, a, same := diffDatums(oldRow[c.Name], newRow[c.Name])
+		r, a, same := diffDatums(t.rowVal(oldRow, c.Name), t.rowVal(newRow, c.Name))
 		if same {
 			continue
 		}
@@ -375,10 +375,10 @@ func (x *txn) assessWeakRefs() *ovsdb.Error {
 			if !kw && !vw {
 				continue
 			}
-			d := tr.new[c.Name]
+			d := t.rowVal(tr.new, c.Name)
 			var old ovsdb.Datum
 			if tr.old != nil {
-				old = tr.old[c.Name]
+				old = t.rowVal(tr.old, c.Name)
 			}
 			zero := false
 			// drop reports whether element i goes: its target was deleted
@@ -478,7 +478,7 @@ func (x *txn) checkIndexes() *ovsdb.Error {
 			txnIdx[t] = idx
 		}
 		for i, cols := range t.indexCols {
-			buf = indexKey(buf[:0], cols, tr.new)
+			buf = t.indexKey(buf[:0], cols, tr.new)
 			if other := idx[i][string(buf)]; other != nil {
 				return x.duplicateIndex(t, cols, other.uuid, other, tr.uuid, tr)
 			}
@@ -517,7 +517,7 @@ func (x *txn) duplicateIndex(t *table, cols []*schema.Column, ua ovsdb.UUID, a *
 	values := func(row ovsdb.Row) string {
 		parts := make([]string, len(cols))
 		for i, c := range cols {
-			parts[i] = datumText(c.Type, row[c.Name])
+			parts[i] = datumText(c.Type, t.rowVal(row, c.Name))
 		}
 		return englishList(parts)
 	}
@@ -536,7 +536,7 @@ func (x *txn) duplicateIndex(t *table, cols []*schema.Column, ua ovsdb.UUID, a *
 			return s + "existed in the database before this transaction and was not modified by the transaction."
 		case r.old == nil:
 			return s + "was inserted by this transaction."
-		case indexEqual(cols, r.old, r.new):
+		case t.indexEqual(cols, r.old, r.new):
 			return s + "existed in the database before this transaction, which modified some of the row's columns but not any columns in this index."
 		default:
 			return s + "had the following index values before the transaction: " + values(r.old) + "."
@@ -547,9 +547,9 @@ func (x *txn) duplicateIndex(t *table, cols []*schema.Column, ua ovsdb.UUID, a *
 		t.name, values(rowOf(ua, a)), colWord, englishList(names), describe("First", ua, a), describe("Second", ub, b))
 }
 
-func indexEqual(cols []*schema.Column, a, b ovsdb.Row) bool {
+func (t *table) indexEqual(cols []*schema.Column, a, b ovsdb.Row) bool {
 	for _, c := range cols {
-		if !a[c.Name].Equal(b[c.Name]) {
+		if !t.rowVal(a, c.Name).Equal(t.rowVal(b, c.Name)) {
 			return false
 		}
 	}

@@ -39,8 +39,14 @@ type table struct {
 	// list holds the committed rows in memory-friendly order for scans
 	// whose order does not matter (entry.pos indexes it).
 	list []*entry
-	// defaults are the columns' default datums, shared by inserted rows.
+	// defaults are the columns' default datums. A transaction's inserted
+	// rows hold only the columns the insert gave; a missing one holds
+	// its default (rowVal).
 	defaults map[string]ovsdb.Datum
+	// defaultErrs holds, by hashCols index, the error of a column whose
+	// default of one atom breaks its constraints (an enum, a minimum),
+	// which an insert that leaves it out gets.
+	defaultErrs []*ovsdb.Error
 	// colIdx maps a column name to its index in a crow: the position in
 	// cols, and len(cols) for "_version"; defaultVals holds the defaults
 	// by that index. dense tables keep every column of a crow.
@@ -119,6 +125,14 @@ func NewDatabase(s *schema.Database) *Database {
 			t.hashCols = append(t.hashCols, c)
 			if c.Type.Key.RefTable != "" || c.Type.Value.RefTable != "" {
 				t.refCols = append(t.refCols, c)
+			}
+		}
+		t.defaultErrs = make([]*ovsdb.Error, len(t.hashCols))
+		for i, c := range t.hashCols {
+			if d, ok := t.defaults[c.Name]; ok && d.Len() == 1 {
+				if err := c.Type.CheckDatum(d); err != nil {
+					t.defaultErrs[i] = ovsdb.AsError(err)
+				}
 			}
 		}
 		for _, idx := range ts.Indexes {
@@ -395,11 +409,20 @@ func (db *Database) adjustAtomRefs(src rowKey, bt ovsdb.BaseType, atoms []ovsdb.
 
 // indexKey appends an encoding of the index columns' values of row that is
 // equal for two rows exactly when their datums are equal.
-func indexKey(buf []byte, cols []*schema.Column, row ovsdb.Row) []byte {
+func (t *table) indexKey(buf []byte, cols []*schema.Column, row ovsdb.Row) []byte {
 	for _, c := range cols {
-		buf = appendDatumKey(buf, row[c.Name])
+		buf = appendDatumKey(buf, t.rowVal(row, c.Name))
 	}
 	return buf
+}
+
+// rowVal returns the datum of user column name of a transaction's row,
+// which for an inserted row may lack the columns holding their defaults.
+func (t *table) rowVal(row ovsdb.Row, name string) ovsdb.Datum {
+	if d, ok := row[name]; ok {
+		return d
+	}
+	return t.defaults[name]
 }
 
 // indexKeyVals is indexKey of a committed row.
