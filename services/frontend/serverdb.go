@@ -1,10 +1,12 @@
 package frontend
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,6 +48,9 @@ type serverDB struct {
 	// schemaText is each database's "schema" column, built once: the
 	// schema text is large, and refresh runs after every commit.
 	schemaText map[string]ovsdb.Datum
+	// schemaEnc is the JSON encoding of each schemaText, spliced into
+	// the encoded rows (encodeRow) instead of escaping the text anew.
+	schemaEnc map[string][]byte
 	// index is each database's published "index", read without mu by
 	// noteCommit's fast path; the map itself never changes after New.
 	index map[string]*atomic.Int64
@@ -71,9 +76,11 @@ func newServerDB(serverID uuid.UUID, clusterID uint64, dbs map[string]*database,
 	sdb := &serverDB{serverID: serverID, clusterID: clusterID, dbs: dbs, log: log, dirty: make(chan struct{}, 1), mem: txn.NewDatabase(sch)}
 	sdb.db = &database{name: ServerDatabase, schema: sch, schemaJSON: js, feed: newFeed(ServerDatabase, sch, log, 0, 0, m), server: sdb}
 	sdb.schemaText = map[string]ovsdb.Datum{ServerDatabase: atom(string(js))}
+	sdb.schemaEnc = map[string][]byte{ServerDatabase: ovsdb.AppendJSONString(nil, string(js))}
 	sdb.index = map[string]*atomic.Int64{ServerDatabase: new(atomic.Int64)}
 	for name, db := range dbs {
 		sdb.schemaText[name] = atom(string(db.schemaJSON))
+		sdb.schemaEnc[name] = ovsdb.AppendJSONString(nil, string(db.schemaJSON))
 		sdb.index[name] = new(atomic.Int64)
 	}
 	sdb.published = map[string]ovsdb.Row{}
@@ -200,7 +207,7 @@ func (sdb *serverDB) refresh() {
 	}
 	raws := make([]rawChange, 0, len(changes))
 	for _, c := range changes {
-		enc, err := f.schema.Tables["Database"].EncodeRow(c.new)
+		enc, err := sdb.encodeRow(c.new)
 		if err != nil {
 			sdb.log.Error("encode _Server row", "err", err)
 			return
@@ -217,6 +224,36 @@ func (sdb *serverDB) refresh() {
 	f.recordLocked(rev, raws)
 	f.publishLocked(rev, changes)
 	f.advanceLocked(rev)
+}
+
+// schemaMarker stands for the schema text while a Database row is
+// encoded: no other column of _Server can hold a NUL character.
+const schemaMarker = "\x00schema\x00"
+
+// encodeRow encodes a Database row as the row codec does, but splices in
+// the schema text's encoding made once (schemaEnc) instead of escaping the
+// text again: the text is tens of kilobytes and rows are encoded after
+// every commit.
+func (sdb *serverDB) encodeRow(row ovsdb.Row) ([]byte, error) {
+	name, _ := row["name"].Keys[0].(string)
+	pre, ok := sdb.schemaEnc[name]
+	if !ok {
+		return sdb.db.schema.Tables["Database"].EncodeRow(row)
+	}
+	marked := maps.Clone(row)
+	marked["schema"] = atom(schemaMarker)
+	enc, err := sdb.db.schema.Tables["Database"].EncodeRow(marked)
+	if err != nil {
+		return nil, err
+	}
+	m := ovsdb.AppendJSONString(nil, schemaMarker)
+	i := bytes.Index(enc, m)
+	if i < 0 {
+		return nil, fmt.Errorf("encode _Server row of %q: schema marker not found", name)
+	}
+	out := make([]byte, 0, len(enc)-len(m)+len(pre))
+	out = append(append(append(out, enc[:i]...), pre...), enc[i+len(m):]...)
+	return out, nil
 }
 
 // noteCommit publishes db's new index after a commit at rev through this
