@@ -559,8 +559,12 @@ func (t *table) indexEqual(cols []*schema.Column, a, b ovsdb.Row) bool {
 // apply bumps _version of modified rows, writes every change to the
 // Database and returns the changes.
 func (x *txn) apply() []RowChange {
-	var changes []RowChange
-	var insertedNodes []*rnode
+	n := 0
+	for _, tt := range x.order {
+		n += len(tt.rows)
+	}
+	changes := make([]RowChange, 0, n)
+	insertedNodes := make([]*rnode, 0, n)
 	_ = x.eachRow(func(tt *txnTable, tr *txnRow) *ovsdb.Error {
 		switch {
 		case tr.old == nil && tr.new == nil:
@@ -585,6 +589,9 @@ func (x *txn) apply() []RowChange {
 			nd = e.node
 		}
 		x.db.setRowData(t, ch.UUID, ch.New, nd)
+	}
+	if len(changes) == 0 {
+		return nil // no change: nil, not an empty slice
 	}
 	return changes
 }

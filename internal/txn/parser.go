@@ -3,6 +3,7 @@ package txn
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/ovsdb"
@@ -30,12 +31,16 @@ const (
 type opParser struct {
 	obj  map[string]any // nil when the operation is not an object
 	i, n int            // the operation's position, for error details
-	used map[string]bool
-	err  *ovsdb.Error
+	// used are the distinct members asked for: a handful, so a slice
+	// (in usedBuf) rather than a map per operation.
+	used    []string
+	usedBuf [6]string
+	err     *ovsdb.Error
 }
 
 func newOpParser(op any, i, n int) *opParser {
-	p := &opParser{i: i, n: n, used: make(map[string]bool, 4)}
+	p := &opParser{i: i, n: n}
+	p.used = p.usedBuf[:0]
 	if m, ok := op.(map[string]any); ok {
 		p.obj = m
 	} else {
@@ -120,17 +125,23 @@ func (p *opParser) member(name string, kinds memberKind) (any, bool) {
 	}
 	k := kindOf(v)
 	if k&kinds != 0 {
-		p.used[name] = true
+		p.use(name)
 		return v, true
 	}
 	if kinds&kID != 0 {
 		if s, ok := v.(string); ok && isID(s) {
-			p.used[name] = true
+			p.use(name)
 			return v, true
 		}
 	}
 	p.raise("Type mismatch for member '%s'.", name)
 	return nil, false
+}
+
+func (p *opParser) use(name string) {
+	if !slices.Contains(p.used, name) {
+		p.used = append(p.used, name)
+	}
 }
 
 // finish is ovsdb_parser_finish: the parser's error, or one for members
@@ -139,7 +150,7 @@ func (p *opParser) finish() *ovsdb.Error {
 	if p.err == nil && p.obj != nil && len(p.used) < len(p.obj) {
 		var unused []string
 		for _, k := range objectOrder(p.obj) {
-			if !p.used[k] {
+			if !slices.Contains(p.used, k) {
 				unused = append(unused, k)
 			}
 		}
