@@ -23,17 +23,17 @@ func newOVNServerDB(tb testing.TB) (*serverDB, map[string]*database) {
 	log := slog.New(slog.DiscardHandler)
 	dbs := map[string]*database{}
 	for _, p := range []string{"/usr/share/ovn/ovn-nb.ovsschema", "/usr/share/ovn/ovn-sb.ovsschema"} {
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			tb.Fatal(err)
+		raw, rerr := os.ReadFile(p)
+		if rerr != nil {
+			tb.Fatal(rerr)
 		}
-		sch, err := schema.Parse(raw)
-		if err != nil {
-			tb.Fatal(err)
+		sch, perr := schema.Parse(raw)
+		if perr != nil {
+			tb.Fatal(perr)
 		}
-		js, err := marshal(sch.JSON())
-		if err != nil {
-			tb.Fatal(err)
+		js, merr := marshal(sch.JSON())
+		if merr != nil {
+			tb.Fatal(merr)
 		}
 		dbs[sch.Name] = &database{name: sch.Name, schema: sch, schemaJSON: js, feed: newFeed(sch.Name, sch, log, 0, 0, m)}
 	}
