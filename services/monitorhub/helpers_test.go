@@ -18,6 +18,7 @@ import (
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/ovsdb"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
@@ -65,13 +66,44 @@ func (e *env) put(key, val string) int64 {
 	return resp.Header.Revision
 }
 
+// txn commits ops in one etcd Txn and returns its revision.
+//
+// etcd answers "request timed out" when a proposal is not applied within
+// its request timeout (5 s plus two election timeouts: 7 s for
+// etcdtest.NewServer), which an 8 MiB, 10,000-op Txn can exceed under
+// -race on two busy cores. The Txn is still in raft then and applies
+// later: its outcome is unknown, not failed (STYLE.md, Errors), so txn
+// resolves it from etcd, as the txnengine does: it watches the first op's
+// key from the revision etcd had before the Txn, and the Txn's revision
+// is that of the first change. Only a Txn whose first op is a put can be
+// resolved that way; any other error fails the test.
 func (e *env) txn(ops ...clientv3.Op) int64 {
 	e.t.Helper()
-	resp, err := e.cli.Txn(e.t.Context()).Then(ops...).Commit()
+	ctx, cancel := context.WithTimeout(e.t.Context(), testTimeout)
+	defer cancel()
+	before, err := e.cli.Get(ctx, testLayout.Service(), clientv3.WithCountOnly())
 	if err != nil {
+		e.t.Fatalf("txn: read revision: %v", err)
+	}
+	resp, err := e.cli.Txn(ctx).Then(ops...).Commit()
+	if err == nil {
+		return resp.Header.Revision
+	}
+	if !errors.Is(err, rpctypes.ErrTimeout) || len(ops) == 0 || !ops[0].IsPut() {
 		e.t.Fatalf("txn: %v", err)
 	}
-	return resp.Header.Revision
+	key := string(ops[0].KeyBytes())
+	e.t.Logf("txn: %v; outcome unknown, watching %s from revision %d", err, key, before.Header.Revision+1)
+	for wresp := range e.cli.Watch(ctx, key, clientv3.WithRev(before.Header.Revision+1)) {
+		if werr := wresp.Err(); werr != nil {
+			e.t.Fatalf("txn: resolve outcome: watch %s: %v", key, werr)
+		}
+		if len(wresp.Events) > 0 {
+			return wresp.Events[0].Kv.ModRevision
+		}
+	}
+	e.t.Fatalf("txn: outcome unknown after %v: %v", testTimeout, err)
+	return 0
 }
 
 func rowKeyOf(db, table, id string) string {
