@@ -473,7 +473,7 @@ func (x *txn) checkIndexes() *ovsdb.Error {
 		if idx == nil {
 			idx = make([]map[string]*txnRow, len(t.indexCols))
 			for i := range idx {
-				idx[i] = map[string]*txnRow{}
+				idx[i] = make(map[string]*txnRow, tt.hm.n)
 			}
 			txnIdx[t] = idx
 		}

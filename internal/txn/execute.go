@@ -3,6 +3,7 @@ package txn
 import (
 	"crypto/rand"
 	"encoding/json"
+	"maps"
 	"math"
 	"sort"
 	"strings"
@@ -325,11 +326,7 @@ func (x *txn) writable(t *table, uuid ovsdb.UUID) *txnRow {
 		return nil
 	}
 	if !tr.owned {
-		n := make(ovsdb.Row, len(tr.new))
-		for k, v := range tr.new {
-			n[k] = v
-		}
-		tr.new = n
+		tr.new = maps.Clone(tr.new) // copies the map's tables whole, without rehashing
 		tr.owned = true
 	}
 	return tr
