@@ -63,9 +63,16 @@ type Client struct {
 	cfg      ClientConfig
 	log      *slog.Logger
 
-	// observeLoop's lifetime.
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	// lifetime ends at Close: observeLoop and the transaction streams
+	// (whose receivers wg also tracks) live until then.
+	lifetime context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+
+	// streamMu guards streams: the TransactStream to each address, which
+	// every Transact there shares (stream_client.go).
+	streamMu sync.Mutex
+	streams  map[string]*txnStream
 
 	mu sync.Mutex
 	// mu guards leader (the address believed to lead, "" when unknown),
@@ -91,6 +98,7 @@ func NewClient(ctx context.Context, etcdClient *clientv3.Client, cfg ClientConfi
 		cfg:      cfg,
 		log:      cfg.Logger,
 		conns:    make(map[string]*grpc.ClientConn),
+		streams:  make(map[string]*txnStream),
 	}
 	if c.log == nil {
 		c.log = slog.Default()
@@ -100,7 +108,7 @@ func NewClient(ctx context.Context, etcdClient *clientv3.Client, cfg ClientConfi
 		c.log.Debug("txnengine leader lookup", "err", err)
 	}
 	octx, cancel := context.WithCancel(context.Background())
-	c.cancel = cancel
+	c.lifetime, c.cancel = octx, cancel
 	c.wg.Add(1)
 	go c.observeLoop(octx, rev)
 	return c, nil
@@ -164,7 +172,8 @@ func (c *Client) Close() error {
 	return errors.Join(errs...)
 }
 
-// Transact sends req to the leader. It sends it again, to whoever leads
+// Transact sends req to the leader, over one TransactStream per engine
+// that all transactions share. It sends it again, to whoever leads
 // then, only when the failure proves that it did not run: an Unavailable
 // "not leader" / "leadership lost" answer from an engine, or a connection
 // that could not be established. Any other error, including a connection
@@ -183,7 +192,7 @@ func (c *Client) Transact(ctx context.Context, req *txnenginev1.TransactRequest)
 			if err != nil {
 				return nil, err
 			}
-			resp, err := txnenginev1.NewTxnEngineServiceClient(cc).Transact(ctx, req)
+			resp, err := c.streamTransact(ctx, addr, cc, req)
 			if err == nil {
 				return resp, nil
 			}

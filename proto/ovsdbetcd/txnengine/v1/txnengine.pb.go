@@ -21,6 +21,218 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// TransactStreamRequest starts or cancels one transaction of a
+// TransactStream.
+type TransactStreamRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// tag names the transaction on this stream; the client never reuses one
+	// while the transaction runs.
+	Tag uint64 `protobuf:"varint,1,opt,name=tag,proto3" json:"tag,omitempty"`
+	// Types that are valid to be assigned to Kind:
+	//
+	//	*TransactStreamRequest_Transact
+	//	*TransactStreamRequest_Cancel
+	Kind isTransactStreamRequest_Kind `protobuf_oneof:"kind"`
+	// timeout_micros, when positive, is the time the transaction may take,
+	// as a Transact call's deadline.
+	TimeoutMicros int64 `protobuf:"varint,4,opt,name=timeout_micros,json=timeoutMicros,proto3" json:"timeout_micros,omitempty"`
+	// trace_context is the caller's trace (W3C traceparent and tracestate),
+	// which a Transact call carries in its metadata.
+	TraceContext  map[string]string `protobuf:"bytes,5,rep,name=trace_context,json=traceContext,proto3" json:"trace_context,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransactStreamRequest) Reset() {
+	*x = TransactStreamRequest{}
+	mi := &file_ovsdbetcd_txnengine_v1_txnengine_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransactStreamRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransactStreamRequest) ProtoMessage() {}
+
+func (x *TransactStreamRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ovsdbetcd_txnengine_v1_txnengine_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransactStreamRequest.ProtoReflect.Descriptor instead.
+func (*TransactStreamRequest) Descriptor() ([]byte, []int) {
+	return file_ovsdbetcd_txnengine_v1_txnengine_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *TransactStreamRequest) GetTag() uint64 {
+	if x != nil {
+		return x.Tag
+	}
+	return 0
+}
+
+func (x *TransactStreamRequest) GetKind() isTransactStreamRequest_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return nil
+}
+
+func (x *TransactStreamRequest) GetTransact() *TransactRequest {
+	if x != nil {
+		if x, ok := x.Kind.(*TransactStreamRequest_Transact); ok {
+			return x.Transact
+		}
+	}
+	return nil
+}
+
+func (x *TransactStreamRequest) GetCancel() bool {
+	if x != nil {
+		if x, ok := x.Kind.(*TransactStreamRequest_Cancel); ok {
+			return x.Cancel
+		}
+	}
+	return false
+}
+
+func (x *TransactStreamRequest) GetTimeoutMicros() int64 {
+	if x != nil {
+		return x.TimeoutMicros
+	}
+	return 0
+}
+
+func (x *TransactStreamRequest) GetTraceContext() map[string]string {
+	if x != nil {
+		return x.TraceContext
+	}
+	return nil
+}
+
+type isTransactStreamRequest_Kind interface {
+	isTransactStreamRequest_Kind()
+}
+
+type TransactStreamRequest_Transact struct {
+	// transact starts the transaction.
+	Transact *TransactRequest `protobuf:"bytes,2,opt,name=transact,proto3,oneof"`
+}
+
+type TransactStreamRequest_Cancel struct {
+	// cancel abandons the transaction, as cancelling a Transact call
+	// does; its answer (if any still comes) is to be ignored.
+	Cancel bool `protobuf:"varint,3,opt,name=cancel,proto3,oneof"`
+}
+
+func (*TransactStreamRequest_Transact) isTransactStreamRequest_Kind() {}
+
+func (*TransactStreamRequest_Cancel) isTransactStreamRequest_Kind() {}
+
+// TransactStreamResponse answers one transaction of a TransactStream.
+type TransactStreamResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// tag is the transaction's tag.
+	Tag uint64 `protobuf:"varint,1,opt,name=tag,proto3" json:"tag,omitempty"`
+	// Types that are valid to be assigned to Outcome:
+	//
+	//	*TransactStreamResponse_Response
+	//	*TransactStreamResponse_Status
+	Outcome       isTransactStreamResponse_Outcome `protobuf_oneof:"outcome"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransactStreamResponse) Reset() {
+	*x = TransactStreamResponse{}
+	mi := &file_ovsdbetcd_txnengine_v1_txnengine_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransactStreamResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransactStreamResponse) ProtoMessage() {}
+
+func (x *TransactStreamResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ovsdbetcd_txnengine_v1_txnengine_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransactStreamResponse.ProtoReflect.Descriptor instead.
+func (*TransactStreamResponse) Descriptor() ([]byte, []int) {
+	return file_ovsdbetcd_txnengine_v1_txnengine_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *TransactStreamResponse) GetTag() uint64 {
+	if x != nil {
+		return x.Tag
+	}
+	return 0
+}
+
+func (x *TransactStreamResponse) GetOutcome() isTransactStreamResponse_Outcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return nil
+}
+
+func (x *TransactStreamResponse) GetResponse() *TransactResponse {
+	if x != nil {
+		if x, ok := x.Outcome.(*TransactStreamResponse_Response); ok {
+			return x.Response
+		}
+	}
+	return nil
+}
+
+func (x *TransactStreamResponse) GetStatus() []byte {
+	if x != nil {
+		if x, ok := x.Outcome.(*TransactStreamResponse_Status); ok {
+			return x.Status
+		}
+	}
+	return nil
+}
+
+type isTransactStreamResponse_Outcome interface {
+	isTransactStreamResponse_Outcome()
+}
+
+type TransactStreamResponse_Response struct {
+	// response is what Transact would have returned.
+	Response *TransactResponse `protobuf:"bytes,2,opt,name=response,proto3,oneof"`
+}
+
+type TransactStreamResponse_Status struct {
+	// status is the error Transact would have returned: a serialized
+	// google.rpc.Status, details included.
+	Status []byte `protobuf:"bytes,3,opt,name=status,proto3,oneof"`
+}
+
+func (*TransactStreamResponse_Response) isTransactStreamResponse_Outcome() {}
+
+func (*TransactStreamResponse_Status) isTransactStreamResponse_Outcome() {}
+
 // TransactRequest is one OVSDB "transact" call.
 type TransactRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -43,7 +255,7 @@ type TransactRequest struct {
 
 func (x *TransactRequest) Reset() {
 	*x = TransactRequest{}
-	mi := &file_ovsdbetcd_txnengine_v1_txnengine_proto_msgTypes[0]
+	mi := &file_ovsdbetcd_txnengine_v1_txnengine_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -55,7 +267,7 @@ func (x *TransactRequest) String() string {
 func (*TransactRequest) ProtoMessage() {}
 
 func (x *TransactRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ovsdbetcd_txnengine_v1_txnengine_proto_msgTypes[0]
+	mi := &file_ovsdbetcd_txnengine_v1_txnengine_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -68,7 +280,7 @@ func (x *TransactRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransactRequest.ProtoReflect.Descriptor instead.
 func (*TransactRequest) Descriptor() ([]byte, []int) {
-	return file_ovsdbetcd_txnengine_v1_txnengine_proto_rawDescGZIP(), []int{0}
+	return file_ovsdbetcd_txnengine_v1_txnengine_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *TransactRequest) GetDatabase() string {
@@ -119,7 +331,7 @@ type TransactResponse struct {
 
 func (x *TransactResponse) Reset() {
 	*x = TransactResponse{}
-	mi := &file_ovsdbetcd_txnengine_v1_txnengine_proto_msgTypes[1]
+	mi := &file_ovsdbetcd_txnengine_v1_txnengine_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -131,7 +343,7 @@ func (x *TransactResponse) String() string {
 func (*TransactResponse) ProtoMessage() {}
 
 func (x *TransactResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ovsdbetcd_txnengine_v1_txnengine_proto_msgTypes[1]
+	mi := &file_ovsdbetcd_txnengine_v1_txnengine_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -144,7 +356,7 @@ func (x *TransactResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransactResponse.ProtoReflect.Descriptor instead.
 func (*TransactResponse) Descriptor() ([]byte, []int) {
-	return file_ovsdbetcd_txnengine_v1_txnengine_proto_rawDescGZIP(), []int{1}
+	return file_ovsdbetcd_txnengine_v1_txnengine_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *TransactResponse) GetResult() []byte {
@@ -165,7 +377,22 @@ var File_ovsdbetcd_txnengine_v1_txnengine_proto protoreflect.FileDescriptor
 
 const file_ovsdbetcd_txnengine_v1_txnengine_proto_rawDesc = "" +
 	"\n" +
-	"&ovsdbetcd/txnengine/v1/txnengine.proto\x12\x16ovsdbetcd.txnengine.v1\"\xaa\x01\n" +
+	"&ovsdbetcd/txnengine/v1/txnengine.proto\x12\x16ovsdbetcd.txnengine.v1\"\xe0\x02\n" +
+	"\x15TransactStreamRequest\x12\x10\n" +
+	"\x03tag\x18\x01 \x01(\x04R\x03tag\x12E\n" +
+	"\btransact\x18\x02 \x01(\v2'.ovsdbetcd.txnengine.v1.TransactRequestH\x00R\btransact\x12\x18\n" +
+	"\x06cancel\x18\x03 \x01(\bH\x00R\x06cancel\x12%\n" +
+	"\x0etimeout_micros\x18\x04 \x01(\x03R\rtimeoutMicros\x12d\n" +
+	"\rtrace_context\x18\x05 \x03(\v2?.ovsdbetcd.txnengine.v1.TransactStreamRequest.TraceContextEntryR\ftraceContext\x1a?\n" +
+	"\x11TraceContextEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x06\n" +
+	"\x04kind\"\x97\x01\n" +
+	"\x16TransactStreamResponse\x12\x10\n" +
+	"\x03tag\x18\x01 \x01(\x04R\x03tag\x12F\n" +
+	"\bresponse\x18\x02 \x01(\v2(.ovsdbetcd.txnengine.v1.TransactResponseH\x00R\bresponse\x12\x18\n" +
+	"\x06status\x18\x03 \x01(\fH\x00R\x06statusB\t\n" +
+	"\aoutcome\"\xaa\x01\n" +
 	"\x0fTransactRequest\x12\x1a\n" +
 	"\bdatabase\x18\x01 \x01(\tR\bdatabase\x12\x1e\n" +
 	"\n" +
@@ -179,9 +406,10 @@ const file_ovsdbetcd_txnengine_v1_txnengine_proto_rawDesc = "" +
 	"request_id\x18\x05 \x01(\tR\trequestId\"F\n" +
 	"\x10TransactResponse\x12\x16\n" +
 	"\x06result\x18\x01 \x01(\fR\x06result\x12\x1a\n" +
-	"\brevision\x18\x02 \x01(\x03R\brevision2q\n" +
+	"\brevision\x18\x02 \x01(\x03R\brevision2\xe6\x01\n" +
 	"\x10TxnEngineService\x12]\n" +
-	"\bTransact\x12'.ovsdbetcd.txnengine.v1.TransactRequest\x1a(.ovsdbetcd.txnengine.v1.TransactResponseBKZIgithub.com/ovsdb-etcd/ovsdb-etcd/proto/ovsdbetcd/txnengine/v1;txnenginev1b\x06proto3"
+	"\bTransact\x12'.ovsdbetcd.txnengine.v1.TransactRequest\x1a(.ovsdbetcd.txnengine.v1.TransactResponse\x12s\n" +
+	"\x0eTransactStream\x12-.ovsdbetcd.txnengine.v1.TransactStreamRequest\x1a..ovsdbetcd.txnengine.v1.TransactStreamResponse(\x010\x01BKZIgithub.com/ovsdb-etcd/ovsdb-etcd/proto/ovsdbetcd/txnengine/v1;txnenginev1b\x06proto3"
 
 var (
 	file_ovsdbetcd_txnengine_v1_txnengine_proto_rawDescOnce sync.Once
@@ -195,19 +423,27 @@ func file_ovsdbetcd_txnengine_v1_txnengine_proto_rawDescGZIP() []byte {
 	return file_ovsdbetcd_txnengine_v1_txnengine_proto_rawDescData
 }
 
-var file_ovsdbetcd_txnengine_v1_txnengine_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_ovsdbetcd_txnengine_v1_txnengine_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_ovsdbetcd_txnengine_v1_txnengine_proto_goTypes = []any{
-	(*TransactRequest)(nil),  // 0: ovsdbetcd.txnengine.v1.TransactRequest
-	(*TransactResponse)(nil), // 1: ovsdbetcd.txnengine.v1.TransactResponse
+	(*TransactStreamRequest)(nil),  // 0: ovsdbetcd.txnengine.v1.TransactStreamRequest
+	(*TransactStreamResponse)(nil), // 1: ovsdbetcd.txnengine.v1.TransactStreamResponse
+	(*TransactRequest)(nil),        // 2: ovsdbetcd.txnengine.v1.TransactRequest
+	(*TransactResponse)(nil),       // 3: ovsdbetcd.txnengine.v1.TransactResponse
+	nil,                            // 4: ovsdbetcd.txnengine.v1.TransactStreamRequest.TraceContextEntry
 }
 var file_ovsdbetcd_txnengine_v1_txnengine_proto_depIdxs = []int32{
-	0, // 0: ovsdbetcd.txnengine.v1.TxnEngineService.Transact:input_type -> ovsdbetcd.txnengine.v1.TransactRequest
-	1, // 1: ovsdbetcd.txnengine.v1.TxnEngineService.Transact:output_type -> ovsdbetcd.txnengine.v1.TransactResponse
-	1, // [1:2] is the sub-list for method output_type
-	0, // [0:1] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	2, // 0: ovsdbetcd.txnengine.v1.TransactStreamRequest.transact:type_name -> ovsdbetcd.txnengine.v1.TransactRequest
+	4, // 1: ovsdbetcd.txnengine.v1.TransactStreamRequest.trace_context:type_name -> ovsdbetcd.txnengine.v1.TransactStreamRequest.TraceContextEntry
+	3, // 2: ovsdbetcd.txnengine.v1.TransactStreamResponse.response:type_name -> ovsdbetcd.txnengine.v1.TransactResponse
+	2, // 3: ovsdbetcd.txnengine.v1.TxnEngineService.Transact:input_type -> ovsdbetcd.txnengine.v1.TransactRequest
+	0, // 4: ovsdbetcd.txnengine.v1.TxnEngineService.TransactStream:input_type -> ovsdbetcd.txnengine.v1.TransactStreamRequest
+	3, // 5: ovsdbetcd.txnengine.v1.TxnEngineService.Transact:output_type -> ovsdbetcd.txnengine.v1.TransactResponse
+	1, // 6: ovsdbetcd.txnengine.v1.TxnEngineService.TransactStream:output_type -> ovsdbetcd.txnengine.v1.TransactStreamResponse
+	5, // [5:7] is the sub-list for method output_type
+	3, // [3:5] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_ovsdbetcd_txnengine_v1_txnengine_proto_init() }
@@ -215,13 +451,21 @@ func file_ovsdbetcd_txnengine_v1_txnengine_proto_init() {
 	if File_ovsdbetcd_txnengine_v1_txnengine_proto != nil {
 		return
 	}
+	file_ovsdbetcd_txnengine_v1_txnengine_proto_msgTypes[0].OneofWrappers = []any{
+		(*TransactStreamRequest_Transact)(nil),
+		(*TransactStreamRequest_Cancel)(nil),
+	}
+	file_ovsdbetcd_txnengine_v1_txnengine_proto_msgTypes[1].OneofWrappers = []any{
+		(*TransactStreamResponse_Response)(nil),
+		(*TransactStreamResponse_Status)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ovsdbetcd_txnengine_v1_txnengine_proto_rawDesc), len(file_ovsdbetcd_txnengine_v1_txnengine_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
