@@ -134,7 +134,7 @@ func startCluster(t testing.TB, size int, o options) (*Cluster, error) {
 	c := &Cluster{opts: o, token: fmt.Sprintf("etcdtest-%d", rand.Uint64())}
 	initial := make([]string, size)
 	for i := range size {
-		port, err := freePort()
+		port, err := FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -180,11 +180,12 @@ func shortTempDir(t testing.TB) (string, error) {
 	return dir, nil
 }
 
-// freePort returns a loopback TCP port below the Linux ephemeral range
-// (32768 and up) that was free a moment ago, so that outgoing connections
-// of other processes never take it before the member binds it again on a
-// restart.
-func freePort() (int, error) {
+// FreePort returns a loopback TCP port below the Linux ephemeral range
+// (32768 and up) that was free a moment ago, chosen at random, so that
+// outgoing connections (which take their source port from the ephemeral
+// range) never take it before a member, or a child process of a test,
+// binds it, also again on a restart.
+func FreePort() (int, error) {
 	var lastErr error
 	for range 50 {
 		port := 20000 + rand.IntN(12000)
