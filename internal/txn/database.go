@@ -277,7 +277,8 @@ func (db *Database) setRowData(t *table, uuid ovsdb.UUID, row ovsdb.Row, nd *rno
 }
 
 func (db *Database) linkRow(t *table, uuid ovsdb.UUID, row crow) {
-	var buf []byte
+	var arr [128]byte // most index keys fit: no allocation for the buffer
+	buf := arr[:0]
 	for i, cols := range t.indexCols {
 		buf = t.indexKeyVals(buf[:0], cols, row)
 		t.indexes[i][string(buf)] = uuid
@@ -286,7 +287,8 @@ func (db *Database) linkRow(t *table, uuid ovsdb.UUID, row crow) {
 }
 
 func (db *Database) unlinkRow(t *table, uuid ovsdb.UUID, row crow) {
-	var buf []byte
+	var arr [128]byte
+	buf := arr[:0]
 	for i, cols := range t.indexCols {
 		buf = t.indexKeyVals(buf[:0], cols, row)
 		if t.indexes[i][string(buf)] == uuid {
@@ -301,7 +303,8 @@ func (db *Database) unlinkRow(t *table, uuid ovsdb.UUID, row crow) {
 // touching only what differs: a mutate that adds one port to a switch of
 // 200 would otherwise drop and re-add 200 references.
 func (db *Database) relinkRow(t *table, uuid ovsdb.UUID, oldRow, newRow crow) {
-	var ob, nb []byte
+	var oa, na [128]byte
+	ob, nb := oa[:0], na[:0]
 	for i, cols := range t.indexCols {
 		ob = t.indexKeyVals(ob[:0], cols, oldRow)
 		nb = t.indexKeyVals(nb[:0], cols, newRow)

@@ -489,9 +489,10 @@ func (x *txn) parseTable(p *opParser) *table {
 	return t
 }
 
-// parseRow is ovsdb_row_from_json: the given columns only, in name order.
-// The row has room for extra more columns.
-func (x *txn) parseRow(t *table, v any, extra int) (ovsdb.Row, []*schema.Column, *ovsdb.Error) {
+// parseRow is ovsdb_row_from_json: the given columns only, in name order
+// (returned as well when withCols). The row has room for extra more
+// columns.
+func (x *txn) parseRow(t *table, v any, extra int, withCols bool) (ovsdb.Row, []*schema.Column, *ovsdb.Error) {
 	obj, ok := v.(map[string]any)
 	if !ok {
 		return nil, nil, syntaxError(v, true, "", "row must be JSON object")
@@ -504,7 +505,10 @@ func (x *txn) parseRow(t *table, v any, extra int) (ovsdb.Row, []*schema.Column,
 	}
 	sort.Strings(names)
 	row := make(ovsdb.Row, len(obj)+extra)
-	cols := make([]*schema.Column, 0, len(obj))
+	var cols []*schema.Column
+	if withCols {
+		cols = make([]*schema.Column, 0, len(obj))
+	}
 	ok = true
 	for _, name := range names {
 		c := t.ts.Columns[name]
@@ -518,7 +522,9 @@ func (x *txn) parseRow(t *table, v any, extra int) (ovsdb.Row, []*schema.Column,
 			break
 		}
 		row[name] = d
-		cols = append(cols, c)
+		if withCols {
+			cols = append(cols, c)
+		}
 	}
 	if ok {
 		return row, cols, nil
@@ -576,7 +582,7 @@ func execInsert(x *txn, p *opParser, result map[string]any) *ovsdb.Error {
 	// defaults (see rowVal). A map of every column cost about 2 KB per
 	// inserted Logical_Switch_Port, most of a 100-row transaction's
 	// allocations.
-	row, _, err := x.parseRow(t, rowJSON, 1)
+	row, _, err := x.parseRow(t, rowJSON, 1, false)
 	if err != nil {
 		return err
 	}
@@ -716,7 +722,7 @@ func execUpdate(x *txn, p *opParser, result map[string]any) *ovsdb.Error {
 	if p.err != nil {
 		return p.err
 	}
-	row, cols, err := x.parseRow(t, rowJSON, 0)
+	row, cols, err := x.parseRow(t, rowJSON, 0, true)
 	if err != nil {
 		return err
 	}
@@ -841,7 +847,7 @@ func execWait(x *txn, p *opParser, _ map[string]any) *ovsdb.Error {
 	expected := map[string]bool{}
 	var buf []byte
 	for _, rj := range rowsJSON.([]any) {
-		given, _, err := x.parseRow(t, rj, 0)
+		given, _, err := x.parseRow(t, rj, 0, false)
 		if err != nil {
 			return err
 		}
