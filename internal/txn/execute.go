@@ -105,8 +105,9 @@ func Execute(db *Database, ops []any, opts Options) Result {
 	n := len(ops)
 	reply := make([]any, 0, n+1)
 	failed := false
+	p := new(opParser)
 	for i, op := range ops {
-		p := newOpParser(op, i+1, n)
+		p.reset(op, i+1, n)
 		result := map[string]any{}
 		var err *ovsdb.Error
 		readOnly := false

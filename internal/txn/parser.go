@@ -38,15 +38,16 @@ type opParser struct {
 	err     *ovsdb.Error
 }
 
-func newOpParser(op any, i, n int) *opParser {
-	p := &opParser{i: i, n: n}
+// reset makes p the parser of operation op, the i-th of n; Execute
+// reuses one parser for all of a transaction's operations.
+func (p *opParser) reset(op any, i, n int) {
+	*p = opParser{i: i, n: n}
 	p.used = p.usedBuf[:0]
 	if m, ok := op.(map[string]any); ok {
 		p.obj = m
 	} else {
 		p.raise("Object expected.")
 	}
-	return p
 }
 
 func (p *opParser) raise(format string, args ...any) {
