@@ -19,7 +19,11 @@
 // Committed rows are stored compactly (crow.go: only non-default columns,
 // one-atom columns as bare atoms, map strings interned), not as
 // ovsdb.Row maps; Get, Range and a transaction's touched rows build maps
-// on demand, and conditions read the compact form in place.
+// on demand, and conditions read the compact form in place. A row a
+// transaction inserts holds only the columns its insert gave (a missing
+// column holds its default, table.rowVal), and so may RowChange.New.
+// Datums are canonical (strictly ordered keys), which set mutations and
+// reference bookkeeping rely on to merge instead of search.
 //
 // Where ovsdb-server's answer depends on the order of its hash maps (which
 // of several errors it reports, the order of the two rows of a duplicate

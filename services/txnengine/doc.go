@@ -42,6 +42,11 @@
 //     the view refreshed from the Txn's Else reads, so the offender alone
 //     gets "not owner". A request without a session id is trusted on
 //     held_locks alone.
+//   - The hot path's hand-written codecs are exact stand-ins: decodeFast
+//     gives encoding/json's values and leaves anything unusual (errors
+//     included) to it; appendJSON writes json.Marshal's bytes and leaves
+//     strings it would escape to it. Fuzz targets compare each with the
+//     standard library.
 //
 // What it must not do: build etcd keys by hand (internal/keys does), speak
 // the OVSDB wire protocol (the frontend does), or stream updates (the
