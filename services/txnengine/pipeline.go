@@ -61,7 +61,7 @@ func (t *term) executeInto(ctx context.Context, s *stage, r *request) error {
 	expired := !r.deadline.IsZero() && !time.Now().Before(r.deadline)
 	r.asserted = r.asserted[:0]
 	hasLock := func(name string) bool { return t.holdsLock(ctx, r, name) }
-	res, perr := t.execute(db, r.ops, txn.Options{HasLock: hasLock, WaitExpired: expired})
+	res, perr := t.execute(db, r.ops, txn.Options{HasLock: hasLock, WaitExpired: expired, NewUUID: newRowUUID})
 	if perr != nil {
 		// The executor broke on this request and may have left the
 		// in-memory state half changed: end the term (the next one
