@@ -174,16 +174,40 @@ func TestProxyDropsResponses(t *testing.T) {
 
 	put(ctx, t, cli, "through", "proxy")
 
-	// A put whose response is dropped applies but never returns.
+	// A put whose response is dropped applies but never returns. Wait
+	// for it to apply (watched directly) before cancelling it: cancelled
+	// earlier, on a slow machine, it may be aborted before etcd proposes
+	// it.
 	p.BlackholeRx()
-	short, cancelShort := context.WithTimeout(ctx, time.Second)
-	_, err = cli.Put(short, "lost", "reply")
-	cancelShort()
-	if err == nil {
-		t.Fatal("put through a blackholed proxy returned")
+	wctx, cancelWatch := context.WithCancel(ctx)
+	defer cancelWatch()
+	applied := direct.Watch(wctx, "lost")
+	putCtx, cancelPut := context.WithCancel(ctx)
+	defer cancelPut()
+	putErr := make(chan error, 1)
+	go func() {
+		_, err := cli.Put(putCtx, "lost", "reply")
+		putErr <- err
+	}()
+	select {
+	case wresp := <-applied:
+		if err := wresp.Err(); err != nil || len(wresp.Events) != 1 || string(wresp.Events[0].Kv.Value) != "reply" {
+			t.Fatalf("watch of lost: %v %v", wresp.Events, err)
+		}
+	case err := <-putErr:
+		t.Fatalf("put through a blackholed proxy returned %v before it applied", err)
+	case <-ctx.Done():
+		t.Fatal("put through a blackholed proxy never applied")
 	}
-	if got := get(ctx, t, direct, "lost"); got != "reply" {
-		t.Errorf("lost = %q, want reply", got)
+	cancelWatch()
+	select {
+	case err := <-putErr:
+		t.Fatalf("put through a blackholed proxy returned %v", err)
+	default:
+	}
+	cancelPut()
+	if err := <-putErr; err == nil {
+		t.Fatal("put through a blackholed proxy returned")
 	}
 
 	// Once the proxy forwards again the client recovers (it may have to
