@@ -202,10 +202,18 @@ func TestUpdateWaitBounded(t *testing.T) {
 	env.be.resume()
 }
 
-func TestInactivityProbe(t *testing.T) {
-	env := startServer(t, func(c *Config) { c.InactivityProbeInterval = 50 * time.Millisecond })
+// Inactivity probe intervals of TestInactivityProbe: short where the
+// test waits for the drop, long enough where the test itself must answer
+// every probe in time, even from a goroutine that a loaded -race machine
+// leaves unscheduled for tens of milliseconds.
+const (
+	dropProbeInterval   = 50 * time.Millisecond
+	answerProbeInterval = 500 * time.Millisecond
+)
 
+func TestInactivityProbe(t *testing.T) {
 	t.Run("silent client dropped", func(t *testing.T) {
+		env := startServer(t, func(c *Config) { c.InactivityProbeInterval = dropProbeInterval })
 		rc := dialRaw(t, env.sock)
 		if got := string(rc.recv()); got != `{"id":"echo","method":"echo","params":[]}` {
 			t.Fatalf("probe = %s", got)
@@ -213,6 +221,7 @@ func TestInactivityProbe(t *testing.T) {
 		rc.expectClosed()
 	})
 	t.Run("answering client kept", func(t *testing.T) {
+		env := startServer(t, func(c *Config) { c.InactivityProbeInterval = answerProbeInterval })
 		// The jsonrpc.Client answers echo requests itself.
 		c := dial(t, env.addr(), nil)
 		rc := dialRaw(t, env.sock)
