@@ -63,8 +63,8 @@ type Client struct {
 	cfg      ClientConfig
 	log      *slog.Logger
 
-	// lifetime ends at Close: observeLoop and the transaction streams
-	// (whose receivers wg also tracks) live until then.
+	// lifetime ends at Close: observeLoop (tracked by wg) and the
+	// transaction streams live until then.
 	lifetime context.Context
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -153,17 +153,26 @@ func (c *Client) observeLoop(ctx context.Context, rev int64) {
 	}
 }
 
-// Close stops following the election and closes every connection. It is
-// idempotent.
+// Close stops following the election, ends the transaction streams and
+// closes every connection. It is idempotent.
 func (c *Client) Close() error {
+	c.mu.Lock()
+	already := c.closed
+	c.closed = true // no stream opens from now on (streamTo checks)
+	c.mu.Unlock()
 	c.cancel()
 	c.wg.Wait()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
+	c.streamMu.Lock()
+	for _, t := range c.streams {
+		<-t.done // its context ended with c.cancel
+	}
+	c.streams = nil
+	c.streamMu.Unlock()
+	if already {
 		return nil
 	}
-	c.closed = true
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	var errs []error
 	for _, cc := range c.conns {
 		errs = append(errs, cc.Close())

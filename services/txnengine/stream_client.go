@@ -38,8 +38,8 @@ type streamResult struct {
 }
 
 // openStream starts a TransactStream on cc, living until parent ends or
-// the stream breaks. Its receiver is tracked by wg.
-func openStream(parent context.Context, wg *sync.WaitGroup, cc grpc.ClientConnInterface) (*txnStream, error) {
+// the stream breaks; done is closed when its receiver has ended.
+func openStream(parent context.Context, cc grpc.ClientConnInterface) (*txnStream, error) {
 	ctx, cancel := context.WithCancel(parent)
 	st, err := txnenginev1.NewTxnEngineServiceClient(cc).TransactStream(ctx)
 	if err != nil {
@@ -47,7 +47,7 @@ func openStream(parent context.Context, wg *sync.WaitGroup, cc grpc.ClientConnIn
 		return nil, err
 	}
 	t := &txnStream{cancel: cancel, done: make(chan struct{}), stream: st, pending: map[uint64]chan streamResult{}}
-	wg.Go(t.receive)
+	go t.receive()
 	return t, nil
 }
 
@@ -124,20 +124,23 @@ func (c *Client) streamTransact(ctx context.Context, addr string, cc grpc.Client
 // streamTo returns the running stream to addr, opening a new one when
 // needed.
 func (c *Client) streamTo(addr string, cc grpc.ClientConnInterface) (*txnStream, error) {
+	// Close marks the client closed before it takes streamMu to wait for
+	// the streams: a stream is either opened before (and waited for) or
+	// refused.
 	c.streamMu.Lock()
 	defer c.streamMu.Unlock()
-	if t := c.streams[addr]; t != nil && !t.ended() {
-		return t, nil
-	}
 	c.mu.Lock()
 	closed := c.closed
 	c.mu.Unlock()
 	if closed {
 		return nil, ErrClosed
 	}
+	if t := c.streams[addr]; t != nil && !t.ended() {
+		return t, nil
+	}
 	// The stream outlives the request that opens it, until Close. Like a
 	// call, opening fails at once when the connection cannot be made.
-	t, err := openStream(c.lifetime, &c.wg, cc)
+	t, err := openStream(c.lifetime, cc)
 	if err != nil {
 		return nil, err
 	}
