@@ -279,3 +279,41 @@ func NewResponse(id json.RawMessage, result, rpcErr any) (Message, error) {
 	}
 	return m, nil
 }
+
+// ErrParamsNotArray: a message's params are not a JSON array.
+var ErrParamsNotArray = errors.New("jsonrpc: params are not an array")
+
+// ParamsArray returns the elements of m.Params, a JSON array, as raw
+// values without decoding them, as json.Unmarshal into []json.RawMessage
+// would. A Message from Decode or UnmarshalJSON holds valid JSON, so the
+// elements are only delimited, not validated again (a transact's params
+// are its whole transaction). Absent or null params are an empty array.
+func (m *Message) ParamsArray() ([]json.RawMessage, error) {
+	if isNull(m.Params) {
+		return nil, nil
+	}
+	data := m.Params
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '[' {
+		return nil, ErrParamsNotArray
+	}
+	var out []json.RawMessage
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == ']' {
+		return []json.RawMessage{}, nil
+	}
+	for i < len(data) {
+		vs := i
+		i = endOfValue(data, i)
+		out = append(out, data[vs:i:i])
+		i = skipSpace(data, i)
+		if i >= len(data) || data[i] != ',' {
+			break
+		}
+		i = skipSpace(data, i+1)
+	}
+	if i >= len(data) || data[i] != ']' {
+		return nil, fmt.Errorf("jsonrpc: params: malformed array")
+	}
+	return out, nil
+}

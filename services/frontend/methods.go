@@ -129,9 +129,10 @@ func (s *session) getSchema(m *jsonrpc.Message) error {
 func (s *session) transact(m *jsonrpc.Message) error {
 	// Split params without decoding the operations: they go to the
 	// txnengine as JSON, and a large transaction should not be parsed
-	// twice. The full params are decoded only for error replies.
-	var raw []json.RawMessage
-	if err := json.Unmarshal(m.Params, &raw); err != nil {
+	// (or validated, which the decoder did) again. The full params are
+	// decoded only for error replies.
+	raw, err := m.ParamsArray()
+	if err != nil {
 		return fmt.Errorf("%w: %w", errProtocol, err)
 	}
 	params := func() []any {
