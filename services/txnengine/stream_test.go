@@ -9,16 +9,17 @@ import (
 	"sync"
 	"testing"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	txnenginev1 "github.com/ovsdb-etcd/ovsdb-etcd/proto/ovsdbetcd/txnengine/v1"
 )
 
-// TestStreamSharedAndConcurrent: concurrent transactions of one Client
-// share one TransactStream, each gets its own answer, and each commits
-// once.
-func TestStreamSharedAndConcurrent(t *testing.T) {
+// streamSetup starts an engine that serves gRPC and leads, and a Client;
+// they stop at cleanup.
+func streamSetup(t *testing.T) (*testEngine, *clientv3.Client, *Client) {
+	t.Helper()
 	etcd := startEtcd(t)
 	cli := etcd.client(t)
 	dir := t.TempDir()
@@ -28,7 +29,15 @@ func TestStreamSharedAndConcurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { _ = c.Close() })
+	return e, cli, c
+}
+
+// TestStreamSharedAndConcurrent: concurrent transactions of one Client
+// share one TransactStream, each gets its own answer, and each commits
+// once.
+func TestStreamSharedAndConcurrent(t *testing.T) {
+	_, cli, c := streamSetup(t)
 	const n = 40
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -104,16 +113,7 @@ func TestStreamNotLeaderHint(t *testing.T) {
 // cancels it on the engine (its parked wait goes), and the stream goes
 // on serving others.
 func TestStreamCancel(t *testing.T) {
-	etcd := startEtcd(t)
-	cli := etcd.client(t)
-	dir := t.TempDir()
-	e := newTestEngine(t, testConfig(t, cli, writeSchema(t, dir, "1.0.0"), "unix:"+filepath.Join(dir, "te.sock")), true)
-	waitLeader(t, e.Engine)
-	c, err := NewClient(t.Context(), cli, NewClientConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	e, _, c := streamSetup(t)
 	parked := func() float64 {
 		return metric(t, e.reg, "ovsdb_etcd_txnengine_parked_waits").GetGauge().GetValue()
 	}

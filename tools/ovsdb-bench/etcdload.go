@@ -43,7 +43,12 @@ func etcdTxn(ctx context.Context, cli *clientv3.Client, w, seq, rows int) error 
 	for k := range rows {
 		ops[k] = clientv3.OpPut(benchPrefix+rowName(w, seq, k), rowValue)
 	}
-	resp, err := cli.Txn(cctx).Then(ops...).Commit()
+	return commitOps(cctx, cli, w, seq, ops)
+}
+
+// commitOps sends ops as one plain Txn for writer w's transaction seq.
+func commitOps(ctx context.Context, cli *clientv3.Client, w, seq int, ops []clientv3.Op) error {
+	resp, err := cli.Txn(ctx).Then(ops...).Commit()
 	if err != nil {
 		return fmt.Errorf("writer %d txn %d: %w", w, seq, err)
 	}

@@ -76,12 +76,5 @@ func (v *ovnValues) txn(ctx context.Context, cli *clientv3.Client, w, seq, rows 
 	}
 	n := min((seq%every+1)*rows, len(v.switches)-1)
 	ops = append(ops, clientv3.OpPut(fmt.Sprintf("%s%d-%d", switchPrefix, w, seq/every), v.switches[n]))
-	resp, err := cli.Txn(cctx).Then(ops...).Commit()
-	if err != nil {
-		return fmt.Errorf("writer %d txn %d: %w", w, seq, err)
-	}
-	if !resp.Succeeded {
-		return fmt.Errorf("writer %d txn %d: not succeeded", w, seq)
-	}
-	return nil
+	return commitOps(cctx, cli, w, seq, ops)
 }
