@@ -2,7 +2,6 @@ package monitorhub
 
 import (
 	"sort"
-	"sync"
 
 	monitorhubv1 "github.com/ovsdb-etcd/ovsdb-etcd/proto/ovsdbetcd/monitorhub/v1"
 )
@@ -40,11 +39,6 @@ type Update struct {
 	resync bool
 	size   int64
 	msg    *monitorhubv1.WatchResponse // built once, sent to every subscriber
-
-	// newOnly is msg without the old row values (WatchRequest.omit_old),
-	// built on first use and then shared like msg.
-	newOnlyOnce sync.Once
-	newOnly     *monitorhubv1.WatchResponse
 }
 
 // changeOverhead is what one change costs in the history besides its
@@ -71,25 +65,25 @@ func newUpdate(rev, prevRev int64, changes []Change, resync bool) *Update {
 	return u
 }
 
-// wire returns the message to send: msg, or without the old row values.
+// wire returns the message to send: msg, or a copy without the old row
+// values (sharing the new ones). The copy is made per send, not kept: the
+// history would hold every update twice, and a hub has few subscribers
+// (one per frontend and database).
 func (u *Update) wire(omitOld bool) *monitorhubv1.WatchResponse {
 	if !omitOld {
 		return u.msg
 	}
-	u.newOnlyOnce.Do(func() {
-		pc := u.msg.GetUpdate().GetChanges()
-		slab := make([]monitorhubv1.RowChange, len(pc))
-		out := make([]*monitorhubv1.RowChange, len(pc))
-		for i, c := range pc {
-			r := &slab[i]
-			r.Table, r.Uuid, r.New = c.GetTable(), c.GetUuid(), c.GetNew()
-			out[i] = r
-		}
-		u.newOnly = &monitorhubv1.WatchResponse{Event: &monitorhubv1.WatchResponse_Update{
-			Update: &monitorhubv1.Update{Revision: u.Rev, Changes: out},
-		}}
-	})
-	return u.newOnly
+	pc := u.msg.GetUpdate().GetChanges()
+	slab := make([]monitorhubv1.RowChange, len(pc))
+	out := make([]*monitorhubv1.RowChange, len(pc))
+	for i, c := range pc {
+		r := &slab[i]
+		r.Table, r.Uuid, r.New = c.GetTable(), c.GetUuid(), c.GetNew()
+		out[i] = r
+	}
+	return &monitorhubv1.WatchResponse{Event: &monitorhubv1.WatchResponse_Update{
+		Update: &monitorhubv1.Update{Revision: u.Rev, Changes: out},
+	}}
 }
 
 // Len is the number of changed rows.
