@@ -53,6 +53,7 @@ func newFrontendCmd() *cobra.Command {
 				return err
 			}
 			defer func() { err = errors.Join(err, o.close()) }()
+			tuneReplicaGC(o.log)
 			cli, err := o.newEtcdClient(ff.etcdEndpoints, txnengine.DefaultMaxRequestBytes)
 			if err != nil {
 				return err

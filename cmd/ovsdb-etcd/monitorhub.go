@@ -23,6 +23,7 @@ func newMonitorHubCmd() *cobra.Command {
 				return err
 			}
 			defer func() { err = errors.Join(err, o.close()) }()
+			tuneReplicaGC(o.log)
 			return runMonitorHub(cmd.Context(), o, cfg)
 		},
 	}
