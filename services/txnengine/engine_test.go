@@ -127,13 +127,7 @@ func TestGroupCommit(t *testing.T) {
 	// Hold the commit loop in the commit of a first transaction until all
 	// writers are queued, so that they surely form one batch.
 	const writers = 64
-	reached, release := make(chan struct{}), make(chan struct{})
-	fkv.mu.Lock()
-	fkv.gate = func() {
-		close(reached)
-		<-release
-	}
-	fkv.mu.Unlock()
+	reached, release := fkv.holdNextCommit(t)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -146,6 +140,13 @@ func TestGroupCommit(t *testing.T) {
 		t.Fatal("first commit never reached the gate")
 	}
 
+	// Count from before the first writer is sent: the loop takes
+	// arrivals while the blocker's Txn is in flight (pipelining), so a
+	// count read after the writers started can miss some already taken
+	// and never reach writers (seen once under load; the test then timed
+	// out waiting for "writers taken").
+	tm := e.currentTerm()
+	base := tm.took.Load()
 	results := make([][]any, writers)
 	errs := make([]error, writers)
 	for i := range writers {
@@ -159,12 +160,10 @@ func TestGroupCommit(t *testing.T) {
 			results[i], _, errs[i] = transact(t, e.Engine, insertOp(name, i))
 		}()
 	}
-	tm := e.currentTerm()
 	// The loop executes arrivals while the blocker's Txn is in flight
 	// (pipelining); they are sent together once it is acknowledged.
-	base := tm.took.Load()
 	eventually(t, "writers taken", func() bool { return tm.took.Load()+int64(len(tm.queue))-base == writers })
-	close(release)
+	release()
 	wg.Wait()
 	for i := range writers {
 		if errs[i] != nil {
@@ -587,13 +586,7 @@ func TestBatchCoalescesAcrossTransactions(t *testing.T) {
 
 	// Park the loop in a commit until the three transactions below are
 	// queued; they then form the next batch, in order.
-	reached, release := make(chan struct{}), make(chan struct{})
-	fkv.mu.Lock()
-	fkv.gate = func() {
-		close(reached)
-		<-release
-	}
-	fkv.mu.Unlock()
+	reached, release := fkv.holdNextCommit(t)
 	where := func(name string) []any { return []any{[]any{"name", "==", name}} }
 	steps := [][]any{
 		{map[string]any{"op": "update", "table": "T", "where": where("hold"), "row": map[string]any{"n": 1}}},
@@ -627,7 +620,7 @@ func TestBatchCoalescesAcrossTransactions(t *testing.T) {
 		}()
 	}
 	eventually(t, "queued", func() bool { return taken() == len(steps)-1 })
-	close(release)
+	release()
 	wg.Wait()
 	if revs[1] != revs[2] || revs[2] != revs[3] || revs[1] <= revs[0] {
 		t.Errorf("revisions %v: want the last three in one later batch", revs)
@@ -721,14 +714,10 @@ func TestPipelineRecovers(t *testing.T) {
 				return fkv
 			}))
 			waitLeader(t, e.Engine)
-			reached, release := make(chan struct{}), make(chan struct{})
 			fkv.mu.Lock()
 			fkv.dropAfter, fkv.failBefore = tc.applied, !tc.applied
-			fkv.gate = func() {
-				close(reached)
-				<-release
-			}
 			fkv.mu.Unlock()
+			reached, release := fkv.holdNextCommit(t)
 			var blockerErr error
 			var wg sync.WaitGroup
 			wg.Add(1)
@@ -758,7 +747,7 @@ func TestPipelineRecovers(t *testing.T) {
 				}()
 			}
 			eventually(t, "writers taken", func() bool { return tm.took.Load()-base == writers })
-			close(release)
+			release()
 			wg.Wait()
 			if tc.applied != (blockerErr == nil) {
 				t.Errorf("in-flight transaction: err %v, want applied %v", blockerErr, tc.applied)

@@ -285,6 +285,27 @@ type faultKV struct {
 
 var errInjected = errors.New("injected: connection lost")
 
+// holdNextCommit makes the next matching commit wait until release is
+// called; reached is closed once it waits. release is idempotent and also
+// runs at t's cleanup, registered after the engine's (newTestEngine) and
+// so run before its Close: a test that fails while the commit is held
+// must not leave Close waiting for that commit forever (a failed
+// TestGroupCommit once hung the package until the 30 m test timeout).
+func (f *faultKV) holdNextCommit(t *testing.T) (reached <-chan struct{}, release func()) {
+	t.Helper()
+	r, rel := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	release = func() { once.Do(func() { close(rel) }) }
+	t.Cleanup(release)
+	f.mu.Lock()
+	f.gate = func() {
+		close(r)
+		<-rel
+	}
+	f.mu.Unlock()
+	return r, release
+}
+
 func (f *faultKV) Txn(ctx context.Context) clientv3.Txn {
 	return &faultTxn{Txn: f.KV.Txn(ctx), f: f}
 }
