@@ -101,6 +101,11 @@ func TestAssertAgainstLockKeys(t *testing.T) {
 func gateBatch(t *testing.T, e *Engine, fkv *faultKV, n int, queue func(), then func()) {
 	t.Helper()
 	reached, release := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	releaseGate := func() { releaseOnce.Do(func() { close(release) }) }
+	// As in faultKV.holdNextCommit: a failure while the blocker is held
+	// must not leave the engine's Close waiting for it.
+	t.Cleanup(releaseGate)
 	fkv.mu.Lock()
 	fkv.gate = func() {
 		close(reached)
@@ -125,7 +130,7 @@ func gateBatch(t *testing.T, e *Engine, fkv *faultKV, n int, queue func(), then 
 	base := tm.took.Load()
 	queue()
 	eventually(t, "requests taken", func() bool { return tm.took.Load()+int64(len(tm.queue))-base == int64(n) })
-	close(release)
+	releaseGate()
 	wg.Wait()
 }
 
