@@ -43,8 +43,11 @@ type leaderPin struct {
 	stale     chan struct{} // capacity 1: wakes run
 
 	mu sync.Mutex
-	// mu guards cur (nil: no pin, commits use e.kv).
-	cur *pinned
+	// mu guards cur (nil: no pin, commits use e.kv) and dropped, the pins
+	// a failed commit took out of use, which run closes once their
+	// commits are done (observe cannot: its caller still uses one).
+	cur     *pinned
+	dropped []*pinned
 }
 
 func newLeaderPin(e *Engine, endpoints []string) *leaderPin {
@@ -95,6 +98,7 @@ func (p *leaderPin) observe(pn *pinned, raftTerm uint64, err error) {
 	case err != nil:
 		if p.cur == pn {
 			p.cur = nil
+			p.dropped = append(p.dropped, pn)
 		}
 		p.markStale()
 	case raftTerm != pn.raftTerm:
@@ -118,6 +122,7 @@ func (p *leaderPin) run(ctx context.Context) {
 		p.cur = nil
 		p.mu.Unlock()
 		p.close(old)
+		p.closeDropped()
 	}()
 	var last time.Time
 	for {
@@ -136,6 +141,7 @@ func (p *leaderPin) run(ctx context.Context) {
 			}
 		}
 		last = time.Now()
+		p.closeDropped()
 		if err := p.refresh(ctx); err != nil {
 			p.e.log.Debug("find the etcd leader for commits", "err", err)
 		}
@@ -201,6 +207,17 @@ func (p *leaderPin) findLeader(ctx context.Context) (string, uint64, error) {
 		lastErr = fmt.Errorf("no leader among %v", p.endpoints)
 	}
 	return "", 0, lastErr
+}
+
+// closeDropped closes the pins that failed commits dropped.
+func (p *leaderPin) closeDropped() {
+	p.mu.Lock()
+	dropped := p.dropped
+	p.dropped = nil
+	p.mu.Unlock()
+	for _, pn := range dropped {
+		p.close(pn)
+	}
 }
 
 // close closes old's client once the commits using it are done (at most
