@@ -134,19 +134,13 @@ func TestGroupCommit(t *testing.T) {
 		defer wg.Done()
 		mustTransact(t, e.Engine, insertOp("blocker", 0))
 	}()
-	select {
-	case <-reached:
-	case <-time.After(testTimeout):
-		t.Fatal("first commit never reached the gate")
-	}
 
 	// Count from before the first writer is sent: the loop takes
 	// arrivals while the blocker's Txn is in flight (pipelining), so a
 	// count read after the writers started can miss some already taken
 	// and never reach writers (seen once under load; the test then timed
 	// out waiting for "writers taken").
-	tm := e.currentTerm()
-	base := tm.took.Load()
+	tm, base := waitReached(t, e.Engine, reached, "first commit")
 	results := make([][]any, writers)
 	errs := make([]error, writers)
 	for i := range writers {
@@ -601,13 +595,7 @@ func TestBatchCoalescesAcrossTransactions(t *testing.T) {
 		defer wg.Done()
 		_, revs[0] = mustTransact(t, e.Engine, steps[0]...)
 	}()
-	select {
-	case <-reached:
-	case <-time.After(testTimeout):
-		t.Fatal("first commit never reached the gate")
-	}
-	tm := e.currentTerm()
-	base := tm.took.Load()
+	tm, base := waitReached(t, e.Engine, reached, "first commit")
 	taken := func() int { return int(tm.took.Load()-base) + len(tm.queue) }
 	for i := 1; i < len(steps); i++ {
 		// Queue in order: each waits until the previous one is taken
@@ -725,13 +713,7 @@ func TestPipelineRecovers(t *testing.T) {
 				defer wg.Done()
 				_, _, blockerErr = transact(t, e.Engine, insertOp("dup", 0))
 			}()
-			select {
-			case <-reached:
-			case <-time.After(testTimeout):
-				t.Fatal("first commit never reached the gate")
-			}
-			tm := e.currentTerm()
-			base := tm.took.Load()
+			tm, base := waitReached(t, e.Engine, reached, "first commit")
 			const writers = 4
 			results := make([][]any, writers)
 			errs := make([]error, writers)

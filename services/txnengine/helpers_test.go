@@ -376,3 +376,17 @@ func writeSchemaB(b *testing.B) string {
 	}
 	return p
 }
+
+// waitReached waits until a held commit reached its gate (what names it),
+// then returns the term and its count of taken requests, from which a
+// test counts the requests the commit loop takes next.
+func waitReached(t *testing.T, e *Engine, reached <-chan struct{}, what string) (*term, int64) {
+	t.Helper()
+	select {
+	case <-reached:
+	case <-time.After(testTimeout):
+		t.Fatalf("%s never reached the gate", what)
+	}
+	tm := e.currentTerm()
+	return tm, tm.took.Load()
+}

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -121,13 +120,7 @@ func gateBatch(t *testing.T, e *Engine, fkv *faultKV, n int, queue func(), then 
 		defer wg.Done()
 		mustTransact(t, e, insertOp("blocker", 0))
 	}()
-	select {
-	case <-reached:
-	case <-time.After(testTimeout):
-		t.Fatal("blocker never reached the gate")
-	}
-	tm := e.currentTerm()
-	base := tm.took.Load()
+	tm, base := waitReached(t, e, reached, "blocker")
 	queue()
 	eventually(t, "requests taken", func() bool { return tm.took.Load()+int64(len(tm.queue))-base == int64(n) })
 	releaseGate()
