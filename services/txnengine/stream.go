@@ -34,9 +34,13 @@ type (
 func (s *server) TransactStream(stream grpc.BidiStreamingServer[streamReq, streamResp]) error {
 	ctx := stream.Context()
 	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex // guards running, sendErr and sends on stream
+		wg sync.WaitGroup
+		// Two locks, so that the receiving loop never waits behind a Send
+		// blocked on flow control: the client's sender may be waiting for
+		// this side to read, while its receiver waits for that sender.
+		mu      sync.Mutex // guards running
 		running = map[uint64]context.CancelFunc{}
+		sendMu  sync.Mutex // guards sendErr and serializes sends on stream
 		sendErr error
 	)
 	defer func() {
@@ -48,8 +52,8 @@ func (s *server) TransactStream(stream grpc.BidiStreamingServer[streamReq, strea
 		wg.Wait()
 	}()
 	send := func(m *streamResp) {
-		mu.Lock()
-		defer mu.Unlock()
+		sendMu.Lock()
+		defer sendMu.Unlock()
 		if sendErr == nil {
 			sendErr = stream.Send(m)
 		}

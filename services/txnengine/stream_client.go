@@ -24,9 +24,14 @@ type txnStream struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the receiver has ended
 
-	// mu guards everything below and serializes sends on stream.
+	stream grpc.BidiStreamingClient[streamReq, streamResp]
+	// sendMu serializes sends on stream. It is not mu: the receiver must
+	// never wait behind a Send blocked on flow control (the engine may be
+	// waiting for this side to read before it reads on).
+	sendMu sync.Mutex
+
+	// mu guards everything below.
 	mu      sync.Mutex
-	stream  grpc.BidiStreamingClient[streamReq, streamResp]
 	pending map[uint64]chan streamResult
 	next    uint64
 	err     error // why the stream ended; nil while it runs
@@ -175,20 +180,30 @@ func (t *txnStream) transact(ctx context.Context, req *txnenginev1.TransactReque
 	m.Tag = t.next
 	t.next++
 	t.pending[m.Tag] = ch
+	t.mu.Unlock()
 	// A failed Send ends the stream: the receiver then fails every
 	// pending transaction, this one included, with the stream's status.
-	_ = t.stream.Send(m)
-	t.mu.Unlock()
+	t.send(m)
 	select {
 	case r := <-ch:
 		return r.resp, r.err
 	case <-ctx.Done():
 		t.mu.Lock()
-		if _, waiting := t.pending[m.Tag]; waiting {
-			delete(t.pending, m.Tag)
-			_ = t.stream.Send(&streamReq{Tag: m.Tag, Kind: &txnenginev1.TransactStreamRequest_Cancel{Cancel: true}})
-		}
+		_, waiting := t.pending[m.Tag]
+		delete(t.pending, m.Tag)
+		running := t.err == nil
 		t.mu.Unlock()
+		if waiting && running {
+			t.send(&streamReq{Tag: m.Tag, Kind: &txnenginev1.TransactStreamRequest_Cancel{Cancel: true}})
+		}
 		return nil, status.FromContextError(ctx.Err()).Err()
 	}
+}
+
+// send sends m on the stream; an error ends the stream, which the
+// receiver reports.
+func (t *txnStream) send(m *streamReq) {
+	t.sendMu.Lock()
+	defer t.sendMu.Unlock()
+	_ = t.stream.Send(m)
 }

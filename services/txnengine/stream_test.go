@@ -135,3 +135,37 @@ func TestStreamCancel(t *testing.T) {
 		t.Fatalf("Transact after a cancel: %v", err)
 	}
 }
+
+// TestStreamLargeBothWays: concurrent transactions whose requests and
+// answers are far larger than HTTP/2's initial flow-control windows, in
+// both directions at once, all complete on the one shared stream (no side
+// may stop reading while it waits to send).
+func TestStreamLargeBothWays(t *testing.T) {
+	_, _, c := streamSetup(t)
+	const (
+		n    = 8
+		size = 512 << 10
+	)
+	big := strings.Repeat("x", size)
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			ops := fmt.Appendf(nil, `[{"op":"insert","table":"T","row":{"name":"big%d-%s"}},{"op":"select","table":"T","where":[]}]`, i, big)
+			ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+			defer cancel()
+			resp, err := c.Transact(ctx, &txnenginev1.TransactRequest{Database: "Test", Operations: ops})
+			switch {
+			case err != nil:
+				errs <- fmt.Errorf("transaction %d: %w", i, err)
+			case len(resp.GetResult()) < size:
+				errs <- fmt.Errorf("transaction %d: %d-byte result, want its own row back at least", i, len(resp.GetResult()))
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
