@@ -113,15 +113,7 @@ func TestTransactEndToEndGRPC(t *testing.T) {
 }
 
 func TestGroupCommit(t *testing.T) {
-	etcd := startEtcd(t)
-	cli := etcd.client(t)
-	cfg := testConfig(t, cli, writeSchema(t, t.TempDir(), "1.0.0"), "unix:unused")
-	fkv := &faultKV{}
-	e := newTestEngine(t, cfg, false, WithKVWrapper(func(kv clientv3.KV) clientv3.KV {
-		fkv.KV = kv
-		return fkv
-	}))
-	waitLeader(t, e.Engine)
+	e, cli, fkv := faultEngine(t)
 	mustTransact(t, e.Engine, insertOp("taken", 0))
 
 	// Hold the commit loop in the commit of a first transaction until all
@@ -330,15 +322,7 @@ func TestUnknownOutcome(t *testing.T) {
 		{name: "never sent", applied: false, wantCount: 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			etcd := startEtcd(t)
-			cli := etcd.client(t)
-			cfg := testConfig(t, cli, writeSchema(t, t.TempDir(), "1.0.0"), "unix:unused")
-			fkv := &faultKV{}
-			e := newTestEngine(t, cfg, false, WithKVWrapper(func(kv clientv3.KV) clientv3.KV {
-				fkv.KV = kv
-				return fkv
-			}))
-			waitLeader(t, e.Engine)
+			e, cli, fkv := faultEngine(t)
 			mustTransact(t, e.Engine, insertOp("first", 0))
 
 			fkv.mu.Lock()
@@ -567,15 +551,7 @@ func TestCompaction(t *testing.T) {
 // rejects duplicates): an insert then delete leaves nothing, two updates
 // leave the last value.
 func TestBatchCoalescesAcrossTransactions(t *testing.T) {
-	etcd := startEtcd(t)
-	cli := etcd.client(t)
-	cfg := testConfig(t, cli, writeSchema(t, t.TempDir(), "1.0.0"), "unix:unused")
-	fkv := &faultKV{}
-	e := newTestEngine(t, cfg, false, WithKVWrapper(func(kv clientv3.KV) clientv3.KV {
-		fkv.KV = kv
-		return fkv
-	}))
-	waitLeader(t, e.Engine)
+	e, cli, fkv := faultEngine(t)
 	mustTransact(t, e.Engine, insertOp("hold", 0), insertOp("upd", 0))
 
 	// Park the loop in a commit until the three transactions below are
@@ -693,15 +669,7 @@ func TestPipelineRecovers(t *testing.T) {
 		{name: "in-flight Txn applied, answer lost", applied: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			etcd := startEtcd(t)
-			cli := etcd.client(t)
-			cfg := testConfig(t, cli, writeSchema(t, t.TempDir(), "1.0.0"), "unix:unused")
-			fkv := &faultKV{}
-			e := newTestEngine(t, cfg, false, WithKVWrapper(func(kv clientv3.KV) clientv3.KV {
-				fkv.KV = kv
-				return fkv
-			}))
-			waitLeader(t, e.Engine)
+			e, cli, fkv := faultEngine(t)
 			fkv.mu.Lock()
 			fkv.dropAfter, fkv.failBefore = tc.applied, !tc.applied
 			fkv.mu.Unlock()

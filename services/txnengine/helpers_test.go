@@ -390,3 +390,19 @@ func waitReached(t *testing.T, e *Engine, reached <-chan struct{}, what string) 
 	tm := e.currentTerm()
 	return tm, tm.took.Load()
 }
+
+// faultEngine starts a single-member etcd and a leading engine (no gRPC)
+// whose etcd KV goes through a faultKV, all stopped at cleanup.
+func faultEngine(t *testing.T) (*testEngine, *clientv3.Client, *faultKV) {
+	t.Helper()
+	etcd := startEtcd(t)
+	cli := etcd.client(t)
+	cfg := testConfig(t, cli, writeSchema(t, t.TempDir(), "1.0.0"), "unix:unused")
+	fkv := &faultKV{}
+	e := newTestEngine(t, cfg, false, WithKVWrapper(func(kv clientv3.KV) clientv3.KV {
+		fkv.KV = kv
+		return fkv
+	}))
+	waitLeader(t, e.Engine)
+	return e, cli, fkv
+}

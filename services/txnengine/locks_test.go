@@ -139,15 +139,7 @@ func TestLockFence(t *testing.T) {
 		{name: "steal between execute and commit re-executes without the offender"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			etcd := startEtcd(t)
-			cli := etcd.client(t)
-			cfg := testConfig(t, cli, writeSchema(t, t.TempDir(), "1.0.0"), "unix:unused")
-			fkv := &faultKV{}
-			e := newTestEngine(t, cfg, false, WithKVWrapper(func(kv clientv3.KV) clientv3.KV {
-				fkv.KV = kv
-				return fkv
-			}))
-			waitLeader(t, e.Engine)
+			e, cli, fkv := faultEngine(t)
 			setOwner(t, cli, "s1")
 			waitOwner(t, e.Engine, "northd", "s1")
 			if tc.stealEarly {
