@@ -83,6 +83,13 @@ type Config struct {
 	WriteTimeout       time.Duration
 	HistoryRevisions   int
 	LockLeaseTTL       time.Duration
+	// DirectWrites lets a message be written to a plain (not TLS) socket
+	// by the goroutine that produced it, with one non-blocking write,
+	// while the session has nothing queued; otherwise, and for what does
+	// not fit the socket buffer, the session's writer goroutine writes.
+	// It saves a goroutine wake-up per message, which matters when an
+	// update fans out to thousands of sessions.
+	DirectWrites bool
 	// Registerer receives the frontend's metrics; nil: not registered.
 	Registerer prometheus.Registerer
 }
@@ -102,6 +109,7 @@ func NewConfig() Config {
 		WriteTimeout:            DefaultWriteTimeout,
 		HistoryRevisions:        DefaultHistoryRevisions,
 		LockLeaseTTL:            DefaultLockLeaseTTL,
+		DirectWrites:            true,
 	}
 }
 
@@ -118,6 +126,7 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.LagBacklogBytes, "lag-backlog-bytes", c.LagBacklogBytes, "past this much unsent output, stop reading a client and merge its updates per row")
 	fs.DurationVar(&c.LockLeaseTTL, "lock-lease-ttl", c.LockLeaseTTL, "lease of this frontend's OVSDB lock keys in etcd (whole seconds)")
 	fs.DurationVar(&c.MonitorSyncTimeout, "monitor-sync-timeout", c.MonitorSyncTimeout, "how long a new monitor waits for the database to reach etcd's current revision (0: do not read it)")
+	fs.BoolVar(&c.DirectWrites, "direct-writes", c.DirectWrites, "write to a plain socket from the goroutine that produced the message while nothing is queued (false: always from the session's writer goroutine)")
 	fs.DurationVar(&c.UpdateWaitTimeout, "update-wait-timeout", c.UpdateWaitTimeout, "how long a transact reply waits for its own update to be sent first")
 }
 

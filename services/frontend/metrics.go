@@ -26,6 +26,11 @@ type metrics struct {
 	// catch up; monitorCatchUpMiss those whose wait timed out.
 	monitorCatchUps    prometheus.Counter
 	monitorCatchUpMiss prometheus.Counter
+	// writes counts socket writes to clients by path: "direct" from the
+	// goroutine that produced the message, "writer" from the session's
+	// writer goroutine (TLS, or output already queued or not taken).
+	writes                    *prometheus.CounterVec
+	writesDirect, writesQueue prometheus.Counter
 
 	backlogMax atomic.Int64 // the value behind backlogHigh
 }
@@ -71,13 +76,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "New monitors that waited for their database feed to reach the last acknowledged revision."}),
 		monitorCatchUpMiss: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "monitor_catch_up_timeouts_total",
 			Help: "New monitors whose wait for the last acknowledged revision timed out."}),
+		writes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "client_writes_total",
+			Help: "Writes to client connections, by path: direct (by the goroutine that produced the message) or writer (by the session's writer goroutine)."}, []string{"path"}),
 	}
+	m.writesDirect = m.writes.WithLabelValues("direct")
+	m.writesQueue = m.writes.WithLabelValues("writer")
 	if reg == nil {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.sessions, m.monitors, m.requests, m.transactTime, m.dropped,
 		m.backlogHigh, m.updates, m.feedRevision, m.subscriptions, m.resubscribes, m.updateWaitMiss, m.lagging,
-		m.monitorCatchUps, m.monitorCatchUpMiss} {
+		m.monitorCatchUps, m.monitorCatchUpMiss, m.writes} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("frontend: register metrics: %w", err)
 		}

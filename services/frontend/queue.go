@@ -1,8 +1,10 @@
 package frontend
 
 import (
+	"errors"
 	"net"
 	"runtime/debug"
+	"syscall"
 	"time"
 
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/ovsdb"
@@ -84,6 +86,24 @@ func (s *session) enqueue(b []byte) bool {
 		s.cancel()
 		return false
 	}
+	if s.raw != nil && len(s.out) == 0 && !s.writing {
+		// Nothing is queued or being written: write now, without
+		// blocking, and queue only what the socket did not take.
+		// Holding outMu keeps the order of enqueue calls.
+		n, err := s.writeNow(b)
+		s.srv.metrics.writesDirect.Inc()
+		if err != nil {
+			s.outClosed = true
+			s.outMu.Unlock()
+			s.writeFailed(err)
+			return false
+		}
+		b = b[n:]
+		if len(b) == 0 {
+			s.outMu.Unlock()
+			return true
+		}
+	}
 	s.out = append(s.out, outItem{raw: b})
 	s.outBytes += len(b)
 	n := s.outBytes
@@ -91,6 +111,41 @@ func (s *session) enqueue(b []byte) bool {
 	s.srv.metrics.observeBacklog(int64(n))
 	s.signal()
 	return true
+}
+
+// writeNow writes as much of b to the socket as it takes without
+// blocking. The caller holds outMu, and writeLoop is idle.
+func (s *session) writeNow(b []byte) (n int, err error) {
+	var werr error
+	cerr := s.raw.Write(func(fd uintptr) bool {
+		for n < len(b) {
+			k, e := syscall.Write(int(fd), b[n:])
+			if k > 0 {
+				n += k
+			}
+			switch {
+			case e == syscall.EINTR:
+				continue
+			case e == syscall.EAGAIN:
+			case e != nil:
+				werr = e
+			case k > 0:
+				continue
+			}
+			break
+		}
+		return true // never wait for the socket: writeLoop does that
+	})
+	return n, errors.Join(cerr, werr)
+}
+
+// writeFailed drops the client after a failed write.
+func (s *session) writeFailed(err error) {
+	if s.ctx.Err() == nil {
+		s.log.Info("dropping client: write failed", "err", err)
+		s.srv.metrics.dropped.WithLabelValues(dropWrite).Inc()
+	}
+	s.cancel()
 }
 
 func (s *session) signal() {
@@ -169,6 +224,7 @@ func (s *session) writeLoop() {
 		s.outMu.Lock()
 		batch := s.out
 		s.out = nil
+		s.writing = len(batch) > 0
 		for _, it := range batch {
 			if it.lag != nil && s.lagging[it.lag.m] == it.lag {
 				// Freeze the slot: later updates go behind this point.
@@ -200,15 +256,13 @@ func (s *session) writeLoop() {
 			deadline = now.Add(s.srv.cfg.WriteTimeout)
 			_ = s.conn.SetWriteDeadline(deadline)
 		}
+		s.srv.metrics.writesQueue.Inc()
 		if _, err := bufs.WriteTo(s.conn); err != nil {
-			if s.ctx.Err() == nil {
-				s.log.Info("dropping client: write failed", "err", err)
-				s.srv.metrics.dropped.WithLabelValues(dropWrite).Inc()
-			}
-			s.cancel()
+			s.writeFailed(err)
 			return
 		}
 		s.outMu.Lock()
+		s.writing = false
 		s.outBytes -= queued
 		close(s.drained)
 		s.drained = make(chan struct{})

@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -38,14 +39,20 @@ type session struct {
 
 	lastRecv atomic.Int64 // unix nanoseconds of the last input
 
-	// outMu guards out, outBytes, outClosed and lagging (queue.go).
+	// outMu guards out, outBytes, outClosed, writing and lagging
+	// (queue.go).
 	outMu     sync.Mutex
 	out       []outItem
 	outBytes  int // queued or being written, lag slots excluded
 	outClosed bool
-	lagging   map[*monitor]*lagSlot
-	outSig    chan struct{} // capacity 1: out became non-empty
-	drained   chan struct{} // closed and replaced when outBytes drops
+	writing   bool // writeLoop is writing a batch
+	// raw is the connection's socket when it has one (not TLS): enqueue
+	// then writes directly, without waking writeLoop, while nothing is
+	// queued (queue.go).
+	raw     syscall.RawConn
+	lagging map[*monitor]*lagSlot
+	outSig  chan struct{} // capacity 1: out became non-empty
+	drained chan struct{} // closed and replaced when outBytes drops
 
 	// mu guards monitors, inflight and dbChangeAware.
 	mu            sync.Mutex
@@ -74,6 +81,11 @@ func newSession(srv *Server, conn net.Conn) *session {
 		lagging:  map[*monitor]*lagSlot{},
 		monitors: map[string]*monitor{},
 		inflight: map[string]*inflight{},
+	}
+	if sc, ok := conn.(syscall.Conn); ok && srv.cfg.DirectWrites {
+		if rc, err := sc.SyscallConn(); err == nil {
+			s.raw = rc
+		}
 	}
 	s.log = srv.log.With("session", s.id, "peer", conn.RemoteAddr().String())
 	s.lastRecv.Store(time.Now().UnixNano())
