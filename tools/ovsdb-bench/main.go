@@ -38,6 +38,7 @@ type config struct {
 	keep      bool
 	catchUp   time.Duration
 	profile   string
+	runs      int
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -61,6 +62,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.ovsdbEtcd, "ovsdb-etcd", "bin/ovsdb-etcd", "the ovsdb-etcd binary (make build)")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the run directory (logs, databases) instead of removing it")
 	fs.StringVar(&cfg.profile, "profile", "", "write CPU profiles of the ovsdb-etcd and etcd processes during each load scenario to this directory")
+	fs.IntVar(&cfg.runs, "runs", 1, "run every scenario on every system this many times, systems taking turns, and report each metric's median")
 	fs.DurationVar(&cfg.catchUp, "catch-up-timeout", 30*time.Second, "how long watchers may take to see the last transactions")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -80,8 +82,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			return cfg, fmt.Errorf("-scenarios: unknown scenario %q (have %s)", s, strings.Join(scIDs, ","))
 		}
 	}
-	if cfg.duration <= 0 || cfg.scale <= 0 {
-		return cfg, errors.New("-duration and -scale must be positive")
+	if cfg.duration <= 0 || cfg.scale <= 0 || cfg.runs <= 0 {
+		return cfg, errors.New("-duration, -scale and -runs must be positive")
 	}
 	return cfg, nil
 }
@@ -115,10 +117,14 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 	loadBefore := loadAverage()
-	rs := runAll(ctx, log, e, systems, scenarios, runOptions{duration: cfg.duration, catchUpTimeout: cfg.catchUp, profileDir: cfg.profile})
+	rs := runAll(ctx, log, e, systems, scenarios, runOptions{duration: cfg.duration, catchUpTimeout: cfg.catchUp, profileDir: cfg.profile}, cfg.runs)
 	fmt.Fprintf(stdout, "Machine: %d CPUs, load average %s before the run and %s after; "+
-		"other load on the machine makes the numbers noisy, so compare systems within one run.\n\n",
+		"other load on the machine makes the numbers noisy, so compare systems within one run.\n",
 		runtime.NumCPU(), loadBefore, loadAverage())
+	if cfg.runs > 1 {
+		fmt.Fprintf(stdout, "Every cell is the median of %d runs (-runs); a check failed in any run fails the cell.\n", cfg.runs)
+	}
+	fmt.Fprintln(stdout)
 	report(stdout, rs, systems, scenarios)
 	for _, sc := range scenarios {
 		for _, s := range systems {
@@ -166,21 +172,27 @@ func newEnv(cfg config) (*env, func(), error) {
 	return &env{schema: cfg.schema, ovsdbEtcd: bin, self: self, dir: dir, profileDir: cfg.profile, ovn: ovn}, cleanup, nil
 }
 
-func runAll(ctx context.Context, log *slog.Logger, e *env, systems []system, scenarios []scenario, opts runOptions) results {
+func runAll(ctx context.Context, log *slog.Logger, e *env, systems []system, scenarios []scenario, opts runOptions, runs int) results {
 	rs := results{}
 	for _, sc := range scenarios {
-		for _, s := range systems {
-			if ctx.Err() != nil {
-				return rs
-			}
-			t0 := time.Now()
-			log.Info("running", "scenario", sc.id, "system", s.id)
-			r := runScenario(ctx, e, s.id, sc, opts)
-			rs.put(sc.id, s.id, r)
-			if r.failed() {
-				log.Error("failed", "scenario", sc.id, "system", s.id, "err", strings.Join(r.errs, "; "))
-			} else {
-				log.Info("done", "scenario", sc.id, "system", s.id, "took", time.Since(t0).Round(time.Millisecond))
+		// Systems take turns, so that a slow spell of the machine does not
+		// fall on one system's runs only.
+		all := map[string][]*result{}
+		for run := range runs {
+			for _, s := range systems {
+				if ctx.Err() != nil {
+					return rs
+				}
+				t0 := time.Now()
+				log.Info("running", "scenario", sc.id, "system", s.id, "run", run+1)
+				r := runScenario(ctx, e, s.id, sc, opts)
+				all[s.id] = append(all[s.id], r)
+				rs.put(sc.id, s.id, medianResult(all[s.id]))
+				if r.failed() {
+					log.Error("failed", "scenario", sc.id, "system", s.id, "err", strings.Join(r.errs, "; "))
+				} else {
+					log.Info("done", "scenario", sc.id, "system", s.id, "took", time.Since(t0).Round(time.Millisecond))
+				}
 			}
 		}
 	}

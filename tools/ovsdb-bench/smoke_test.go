@@ -5,9 +5,10 @@ import (
 	"testing"
 )
 
-// TestSmokeStandalone runs two tiny scenarios end to end against a real
-// ovsdb-server started by the tool: writers and watchers with the
-// end-of-run checks, and the big-database path at 1,000 rows.
+// TestSmokeStandalone runs two tiny scenarios end to end, twice each
+// (-runs 2), against a real ovsdb-server started by the tool: writers and
+// watchers with the end-of-run checks, and the big-database path at 1,000
+// rows.
 func TestSmokeStandalone(t *testing.T) {
 	var out, errOut strings.Builder
 	code := benchMain(t.Context(), []string{
@@ -15,6 +16,7 @@ func TestSmokeStandalone(t *testing.T) {
 		"-scenarios", "w8r4,rows100k",
 		"-scale", "0.01",
 		"-duration", "300ms",
+		"-runs", "2",
 	}, &out, &errOut)
 	if code != 0 {
 		t.Fatalf("benchMain = %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
@@ -26,6 +28,7 @@ func TestSmokeStandalone(t *testing.T) {
 		"| w8r4 | monitor | standalone=monitor_cond_since |",
 		"| rows100k | load s | ",
 		"| rows100k | initial state s | ",
+		"Every cell is the median of 2 runs",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
@@ -47,6 +50,8 @@ func TestFlags(t *testing.T) {
 		{name: "unknown system", args: []string{"-systems", "mysql"}, wantErr: true},
 		{name: "unknown scenario", args: []string{"-scenarios", "w2"}, wantErr: true},
 		{name: "zero scale", args: []string{"-scale", "0"}, wantErr: true},
+		{name: "runs", args: []string{"-runs", "3"}},
+		{name: "zero runs", args: []string{"-runs", "0"}, wantErr: true},
 		{name: "stray argument", args: []string{"x"}, wantErr: true},
 	}
 	for _, tc := range tests {

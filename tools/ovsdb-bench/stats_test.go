@@ -73,3 +73,32 @@ func TestParseStatCPU(t *testing.T) {
 		})
 	}
 }
+
+func TestMedianResult(t *testing.T) {
+	run := func(monitor string, errs []string, kv ...float64) *result {
+		r := &result{monitor: monitor, errs: errs}
+		for i := 0; i+1 < len(kv); i += 2 {
+			r.set([]string{"a", "b", "c"}[int(kv[i])], kv[i+1])
+		}
+		return r
+	}
+	one := run("m", nil, 0, 5)
+	if got := medianResult([]*result{one}); got != one {
+		t.Fatalf("one run: got a new result")
+	}
+	// a: 3 runs -> middle; b: 2 runs have it -> mean of both; c: 1 run.
+	got := medianResult([]*result{
+		run("first", nil, 0, 9, 1, 10),
+		run("second", []string{"lost txn"}, 0, 1, 1, 20, 2, 7),
+		run("third", nil, 0, 4),
+	})
+	if got.metrics["a"] != 4 || got.metrics["b"] != 15 || got.metrics["c"] != 7 {
+		t.Fatalf("medians = %v, want a=4 b=15 c=7", got.metrics)
+	}
+	if got.monitor != "first" {
+		t.Fatalf("monitor = %q, want the first run's", got.monitor)
+	}
+	if !got.failed() || len(got.errs) != 1 || got.errs[0] != "run 2: lost txn" {
+		t.Fatalf("errs = %q, want run 2's failure kept", got.errs)
+	}
+}
