@@ -141,3 +141,30 @@ func TestCPUPerTxn(t *testing.T) {
 		t.Errorf("CPU per txn %v without CPU numbers", bare.metrics[mCPUPerTxn])
 	}
 }
+
+// TestTargetFloors: a target with a floor also judges raw etcd writing
+// the same bytes (etcd-ovn) against it; one without shows nothing there.
+func TestTargetFloors(t *testing.T) {
+	rs := results{}
+	rs.put("w64", sysSvc3, &result{metrics: map[string]float64{mTxnRate: 3000}})
+	rs.put("w64", sysEtcd, &result{metrics: map[string]float64{mTxnRate: 7000}})
+	rs.put("w64", sysEtcdOVN, &result{metrics: map[string]float64{mTxnRate: 3500}})
+	rs.put("w1", sysSvc3, &result{metrics: map[string]float64{mTxnP50: 2}})
+	rs.put("w1", sysEtcd, &result{metrics: map[string]float64{mTxnP50: 1}})
+	rs.put("w1", sysEtcdOVN, &result{metrics: map[string]float64{mTxnP50: 1.2}})
+	rs.put("r1000", sysSvc3, &result{metrics: map[string]float64{mVisP99: 20}})
+	rs.put("r1000", sysRaft, &result{metrics: map[string]float64{mVisP99: 25}})
+	var b strings.Builder
+	renderTargets(&b, rs, allTargets())
+	out := b.String()
+	for _, want := range []string{
+		"| 64 writers: txn/s >= 1.5x raw etcd puts/s | MISS | 3000 svc3 vs 7000 etcd (x0.43) | MISS: 3500 etcd-ovn vs 7000 etcd (x0.50) |",
+		"| 1 writer serial: txn p50 <= 1.3x raw etcd put p50 | MISS | 2.00 svc3 vs 1.00 etcd (x2.00) | PASS: 1.20 etcd-ovn vs 1.00 etcd (x1.20) |",
+		"| 1,000 watchers: visible p99 <= Raft | PASS | 20.00 svc3 vs 25.00 raft (x0.80) |  |",
+		"| 16 writers + 32 watchers: txn/s >= 4x Raft, visible p99 <= Raft | n/a |  |  |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("targets lack %q:\n%s", want, out)
+		}
+	}
+}
