@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/ovsdb-etcd/ovsdb-etcd/internal/jsonrpc"
@@ -64,21 +65,33 @@ func FuzzDecoder(f *testing.F) {
 	})
 }
 
+// refMessage is what refUnmarshal makes of a message.
+type refMessage struct {
+	jsonrpc.Message
+	hasMethod  bool // a non-null "method"
+	unexpected bool // a member other than the five of JSON-RPC 1.0
+}
+
 // refUnmarshal is the obvious implementation Message.UnmarshalJSON must
 // agree with: encoding/json into a map of raw members.
-func refUnmarshal(data []byte) (jsonrpc.Message, error) {
+func refUnmarshal(data []byte) (refMessage, error) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
-		return jsonrpc.Message{}, err
+		return refMessage{}, err
 	}
-	m := jsonrpc.Message{Params: raw["params"], Result: raw["result"], Error: raw["error"], ID: raw["id"]}
+	m := refMessage{Message: jsonrpc.Message{Params: raw["params"], Result: raw["result"], Error: raw["error"], ID: raw["id"]}}
+	for k := range raw {
+		switch k {
+		case "method", "params", "result", "error", "id":
+		default:
+			m.unexpected = true
+		}
+	}
 	if meth, ok := raw["method"]; ok && string(meth) != "null" {
 		if err := json.Unmarshal(meth, &m.Method); err != nil {
 			return m, err
 		}
-		if m.Method == "" {
-			return m, errors.New("empty method")
-		}
+		m.hasMethod = true
 	}
 	return m, nil
 }
@@ -113,6 +126,13 @@ func FuzzMessageUnmarshal(f *testing.F) {
 		if got.Method != want.Method || !bytes.Equal(got.Params, want.Params) || !bytes.Equal(got.Result, want.Result) ||
 			!bytes.Equal(got.Error, want.Error) || !bytes.Equal(got.ID, want.ID) {
 			t.Fatalf("%q: got %+v, reference %+v", data, got, want)
+		}
+		if got.IsRequest() != want.hasMethod {
+			t.Fatalf("%q: IsRequest %v, reference has method %v", data, got.IsRequest(), want.hasMethod)
+		}
+		cerr := got.CheckOVSDB()
+		if flagged := cerr != nil && strings.Contains(cerr.Error(), "unexpected member"); flagged != want.unexpected {
+			t.Fatalf("%q: CheckOVSDB %v, reference unexpected member %v", data, cerr, want.unexpected)
 		}
 	})
 }

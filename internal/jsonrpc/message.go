@@ -19,12 +19,18 @@ type Message struct {
 	Result json.RawMessage
 	Error  json.RawMessage
 	ID     json.RawMessage
+
+	// hasMethod: the parsed message had a non-null "method" (which may be
+	// the empty string); unexpected: the first member that is none of
+	// method, params, result, error and id. Both are for CheckOVSDB.
+	hasMethod  bool
+	unexpected string
 }
 
 var jsonNull = json.RawMessage("null")
 
 // IsRequest reports whether m is a request or notification.
-func (m *Message) IsRequest() bool { return m.Method != "" }
+func (m *Message) IsRequest() bool { return m.Method != "" || m.hasMethod }
 
 // IsNotification reports whether m is a request whose id is null or absent.
 func (m *Message) IsNotification() bool { return m.IsRequest() && isNull(m.ID) }
@@ -119,6 +125,10 @@ func (m *Message) parseValid(data []byte) error {
 			m.Error = append(json.RawMessage(nil), val...)
 		case "id":
 			m.ID = append(json.RawMessage(nil), val...)
+		default:
+			if m.unexpected == "" {
+				m.unexpected = string(key)
+			}
 		}
 		i = skipSpace(data, i)
 		if data[i] == ',' {
@@ -131,12 +141,54 @@ func (m *Message) parseValid(data []byte) error {
 		if err := unquote(method, &m.Method); err != nil {
 			return fmt.Errorf("jsonrpc: \"method\" is not a string: %w", err)
 		}
-		if m.Method == "" {
-			return errors.New("jsonrpc: empty \"method\"")
+		m.hasMethod = true
+	}
+	return nil
+}
+
+// CheckOVSDB applies ovsdb-server's rules for a received message
+// (lib/jsonrpc.c, jsonrpc_msg_from_json and jsonrpc_msg_is_valid), with
+// its wording: no members but method, params, result, error and id;
+// params, if not null, an array; and, by kind (a non-null result makes a
+// reply, else a non-null error an error reply, else a non-null id a
+// request, else a notification), exactly the members that kind has, null
+// counting as absent. ovsdb-server drops a client that sends a message
+// that breaks them.
+func (m *Message) CheckOVSDB() error {
+	if m.unexpected != "" {
+		return fmt.Errorf("message has unexpected member %s", m.unexpected)
+	}
+	if !isNull(m.Params) && bytes.TrimSpace(m.Params)[0] != '[' {
+		return errors.New(`"params" must be JSON array`)
+	}
+	has := [5]bool{m.IsRequest(), !isNull(m.Params), !isNull(m.Result), !isNull(m.Error), !isNull(m.ID)}
+	var kind string
+	var want [5]bool // method, params, result, error, id
+	switch {
+	case has[2]:
+		kind, want = "reply", [5]bool{false, false, true, false, true}
+	case has[3]:
+		kind, want = "error", [5]bool{false, false, false, true, true}
+	case has[4]:
+		kind, want = "request", [5]bool{true, true, false, false, true}
+	default:
+		kind, want = "notification", [5]bool{true, true, false, false, false}
+	}
+	for i, name := range [5]string{"method", "params", "result", "error", "id"} {
+		if has[i] != want[i] {
+			must := " not"
+			if want[i] {
+				must = ""
+			}
+			return fmt.Errorf("%s must%s have \"%s\"", kind, must, name)
 		}
 	}
 	return nil
 }
+
+// IsReply reports whether m is a reply (a non-null result), not an error
+// reply, request or notification.
+func (m *Message) IsReply() bool { return !isNull(m.Result) }
 
 // keyName returns a member name; names with escapes are decoded.
 func keyName(quoted []byte) string {

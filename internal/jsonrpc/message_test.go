@@ -3,6 +3,7 @@ package jsonrpc
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -46,5 +47,36 @@ func TestParamsArray(t *testing.T) {
 	}
 	if got, err := (&Message{}).ParamsArray(); err != nil || len(got) != 0 {
 		t.Errorf("absent params: %v %v, want none", got, err)
+	}
+}
+
+// TestCheckOVSDB: ovsdb-server's rules for received messages, with its
+// wording (lib/jsonrpc.c).
+func TestCheckOVSDB(t *testing.T) {
+	tests := []struct{ msg, want string }{
+		{`{"method":"echo","params":[],"id":1}`, ""},
+		{`{"method":"","params":[],"id":1}`, ""},
+		{`{"method":"update","params":[1],"id":null}`, ""},
+		{`{"method":"cancel","params":[1]}`, ""},
+		{`{"id":"echo","result":[],"error":null}`, ""},
+		{`{"id":1,"result":null,"error":{"error":"x"}}`, ""},
+		{`{"method":"echo","params":[],"id":1,"foo":2}`, `message has unexpected member "foo"`},
+		{`{"method":"echo","params":{},"id":1}`, `"params" must be JSON array`},
+		{`{"method":"echo","id":1}`, `request must have "params"`},
+		{`{"params":[],"id":1}`, `request must have "method"`},
+		{`{"method":"echo","params":[],"id":1,"result":1}`, `reply must not have "method"`},
+		{`{"result":[],"id":null}`, `reply must have "id"`},
+		{`{"error":"x","params":[],"id":1}`, `error must not have "params"`},
+		{`{}`, `notification must have "method"`},
+	}
+	for _, tc := range tests {
+		var m Message
+		if err := json.Unmarshal([]byte(tc.msg), &m); err != nil {
+			t.Fatalf("%s: %v", tc.msg, err)
+		}
+		err := m.CheckOVSDB()
+		if got := fmt.Sprint(err); (tc.want == "" && err != nil) || (tc.want != "" && got != tc.want) {
+			t.Errorf("%s: CheckOVSDB = %v, want %q", tc.msg, err, tc.want)
+		}
 	}
 }

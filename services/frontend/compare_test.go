@@ -114,6 +114,8 @@ func TestCompareWithOVSDBServer(t *testing.T) {
 			`{"method":"monitor_cond","params":["T","z3",{"A":[{"where":[["s","~~","a"]]}]}],"id":42}`,
 			`{"method":"monitor_cancel","params":["u"],"id":43}`,
 			`{"method":"list_dbs","id":44,"params":[]}`,
+			`{"method":"","params":[],"id":45}`,
+			`{"method":"echo","params":[],"id":46,"result":null,"error":null}`,
 		}},
 		{name: "updates", reqs: []string{
 			`{"method":"monitor","params":["T","m1",{"A":{}}],"id":1}`,

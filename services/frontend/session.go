@@ -134,11 +134,19 @@ func (s *session) readLoop() error {
 		if err := dec.Decode(&m); err != nil {
 			return fmt.Errorf("read message: %w", err)
 		}
-		if !m.IsRequest() {
-			continue // replies to our echo probes, or stray replies
+		// Drop the client where ovsdb-server would.
+		if err := m.CheckOVSDB(); err != nil {
+			return fmt.Errorf("%w: received bad JSON-RPC message: %w", errProtocol, err)
 		}
-		if p := bytes.TrimSpace(m.Params); len(p) == 0 || p[0] != '[' {
-			return fmt.Errorf("%w: %q request must have array \"params\"", errProtocol, m.Method)
+		if !m.IsRequest() {
+			if isEchoReply(&m) {
+				continue // our inactivity probe answered
+			}
+			kind := "error"
+			if m.IsReply() {
+				kind = "reply"
+			}
+			return fmt.Errorf("%w: received unexpected %s message", errProtocol, kind)
 		}
 		if m.IsNotification() {
 			s.handleNotification(&m)
@@ -148,6 +156,13 @@ func (s *session) readLoop() error {
 			return err
 		}
 	}
+}
+
+// isEchoReply reports whether m answers one of our echo probes, whose id
+// is "echo" (as ovsdb-server's are).
+func isEchoReply(m *jsonrpc.Message) bool {
+	var id string
+	return m.IsReply() && json.Unmarshal(m.ID, &id) == nil && id == "echo"
 }
 
 // activityReader reads from the session's connection and records when
