@@ -179,11 +179,7 @@ func TestGroupCommit(t *testing.T) {
 }
 
 func TestNetEffectInOneBatch(t *testing.T) {
-	etcd := startEtcd(t)
-	cli := etcd.client(t)
-	cfg := testConfig(t, cli, writeSchema(t, t.TempDir(), "1.0.0"), "unix:unused")
-	e := newTestEngine(t, cfg, false)
-	waitLeader(t, e.Engine)
+	e, cli := leadingEngine(t, nil)
 	// Insert, update and delete rows of one key inside one transaction and
 	// across transactions of one batch: etcd would refuse duplicate keys.
 	mustTransact(t, e.Engine,
@@ -198,11 +194,7 @@ func TestNetEffectInOneBatch(t *testing.T) {
 }
 
 func TestFencing(t *testing.T) {
-	etcd := startEtcd(t)
-	cli := etcd.client(t)
-	cfg := testConfig(t, cli, writeSchema(t, t.TempDir(), "1.0.0"), "unix:unused")
-	e := newTestEngine(t, cfg, false)
-	waitLeader(t, e.Engine)
+	e, cli := leadingEngine(t, nil)
 	mustTransact(t, e.Engine, insertOp("before", 1))
 
 	// Depose the engine behind its back: delete its leader key (as a lease
@@ -236,11 +228,7 @@ func TestFencing(t *testing.T) {
 // during a partition); its next transaction provably does not run, and the
 // engine campaigns again and serves.
 func TestSessionLoss(t *testing.T) {
-	etcd := startEtcd(t)
-	cli := etcd.client(t)
-	cfg := testConfig(t, cli, writeSchema(t, t.TempDir(), "1.0.0"), "unix:unused")
-	e := newTestEngine(t, cfg, false)
-	waitLeader(t, e.Engine)
+	e, cli := leadingEngine(t, nil)
 	tm := e.currentTerm()
 	if _, err := cli.Revoke(t.Context(), tm.sess.Lease()); err != nil {
 		t.Fatal(err)
@@ -352,11 +340,7 @@ func TestUnknownOutcome(t *testing.T) {
 }
 
 func TestBlockingWait(t *testing.T) {
-	etcd := startEtcd(t)
-	cli := etcd.client(t)
-	cfg := testConfig(t, cli, writeSchema(t, t.TempDir(), "1.0.0"), "unix:unused")
-	e := newTestEngine(t, cfg, false)
-	waitLeader(t, e.Engine)
+	e, cli := leadingEngine(t, nil)
 
 	waitFor := func(name string, timeoutMs int) map[string]any {
 		return map[string]any{"op": "wait", "table": "T", "timeout": timeoutMs,
@@ -410,11 +394,7 @@ func TestBlockingWait(t *testing.T) {
 }
 
 func TestLargeTransaction(t *testing.T) {
-	etcd := startEtcd(t)
-	cli := etcd.client(t)
-	cfg := testConfig(t, cli, writeSchema(t, t.TempDir(), "1.0.0"), "unix:unused")
-	e := newTestEngine(t, cfg, false)
-	waitLeader(t, e.Engine)
+	e, cli := leadingEngine(t, nil)
 
 	const rows = 10000
 	ops := make([]any, 0, rows)
@@ -526,13 +506,11 @@ func TestRestartReload(t *testing.T) {
 }
 
 func TestCompaction(t *testing.T) {
-	etcd := startEtcd(t)
-	cli := etcd.client(t)
-	cfg := testConfig(t, cli, writeSchema(t, t.TempDir(), "1.0.0"), "unix:unused")
-	cfg.CompactionInterval = 20 * time.Millisecond
-	cfg.HistoryWindow = 5
-	e := newTestEngine(t, cfg, false)
-	waitLeader(t, e.Engine)
+	const window = 5
+	e, cli := leadingEngine(t, func(c *Config) {
+		c.CompactionInterval = 20 * time.Millisecond
+		c.HistoryWindow = window
+	})
 	var rev int64
 	for i := range 10 {
 		_, rev = mustTransact(t, e.Engine, insertOp(fmt.Sprintf("c%d", i), i))
@@ -541,7 +519,7 @@ func TestCompaction(t *testing.T) {
 		return metric(t, e.reg, "ovsdb_etcd_txnengine_compactions_total").GetCounter().GetValue() >= 1
 	})
 	// History inside the window is still readable.
-	if _, err := cli.Get(t.Context(), "x", clientv3.WithRev(rev-cfg.HistoryWindow+1)); err != nil {
+	if _, err := cli.Get(t.Context(), "x", clientv3.WithRev(rev-window+1)); err != nil {
 		t.Errorf("read inside the history window: %v", err)
 	}
 }

@@ -134,6 +134,21 @@ func newTestEngine(t *testing.T, cfg Config, serve bool, opts ...Option) *testEn
 	return te
 }
 
+// leadingEngine starts etcd and an engine on the test schema that does
+// not serve gRPC, after mutate (if any) adjusts its config, and waits
+// until it leads. It returns the engine and an etcd client.
+func leadingEngine(t *testing.T, mutate func(*Config)) (*testEngine, *clientv3.Client) {
+	t.Helper()
+	cli := startEtcd(t).client(t)
+	cfg := testConfig(t, cli, writeSchema(t, t.TempDir(), "1.0.0"), "unix:unused")
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	e := newTestEngine(t, cfg, false)
+	waitLeader(t, e.Engine)
+	return e, cli
+}
+
 func waitLeader(t *testing.T, e *Engine) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
