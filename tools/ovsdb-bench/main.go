@@ -169,7 +169,7 @@ func newEnv(cfg config) (*env, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return &env{schema: cfg.schema, ovsdbEtcd: bin, self: self, dir: dir, profileDir: cfg.profile, ovn: ovn}, cleanup, nil
+	return &env{schema: cfg.schema, ovsdbEtcd: bin, self: self, dir: dir, profileDir: cfg.profile, ovn: ovn, keep: cfg.keep}, cleanup, nil
 }
 
 func runAll(ctx context.Context, log *slog.Logger, e *env, systems []system, scenarios []scenario, opts runOptions, runs int) results {

@@ -57,7 +57,7 @@ func runScenario(ctx context.Context, e *env, id string, sc scenario, opts runOp
 		res.errs = append(res.errs, err.Error())
 		return res
 	}
-	defer in.stop()
+	defer e.finish(in)
 	switch {
 	case id == sysEtcd && sc.preload > 0:
 		runEtcdBig(ctx, in, sc, etcdTxn, res)

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -60,6 +61,8 @@ type env struct {
 	ovn *ovnValues
 	// profileDir receives CPU profiles of the load scenarios (-profile).
 	profileDir string
+	// keep keeps every instance's directory (-keep).
+	keep bool
 }
 
 // instance is one running system.
@@ -91,9 +94,23 @@ func (in *instance) stop() {
 	}
 }
 
+// finish stops in and, unless -keep, removes its directory: the
+// databases of earlier runs would otherwise stay in the page cache as
+// dirty pages that the kernel writes back during later runs, slowing
+// their fsyncs.
+func (e *env) finish(in *instance) {
+	in.stop()
+	if !e.keep {
+		_ = os.RemoveAll(in.dir)
+	}
+}
+
 // start starts system id in a new directory. standby asks ovsdb-etcd's
 // three services for a standby txnengine (for the failover measurement).
 func (e *env) start(ctx context.Context, id string, standby bool) (*instance, error) {
+	// Every system starts with nothing left to write back: what earlier
+	// runs left dirty would compete with this run's fsyncs.
+	syscall.Sync()
 	e.n++
 	dir := filepath.Join(e.dir, fmt.Sprintf("%s-%d", id, e.n))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
