@@ -248,19 +248,7 @@ func TestSessionLoss(t *testing.T) {
 }
 
 func TestFailover(t *testing.T) {
-	etcd := startEtcd(t)
-	cli := etcd.client(t)
-	dir := t.TempDir()
-	schema := writeSchema(t, dir, "1.0.0")
-	e1 := newTestEngine(t, testConfig(t, cli, schema, "unix:"+filepath.Join(dir, "e1.sock")), true)
-	waitLeader(t, e1.Engine)
-	e2 := newTestEngine(t, testConfig(t, cli, schema, "unix:"+filepath.Join(dir, "e2.sock")), true)
-
-	c, err := NewClient(t.Context(), cli, NewClientConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	e1, e2, c, cli := leaderAndStandby(t)
 	send := func(ops string) (*txnenginev1.TransactResponse, error) {
 		return c.Transact(t.Context(), &txnenginev1.TransactRequest{Database: "Test", Operations: []byte(ops)})
 	}
@@ -269,7 +257,7 @@ func TestFailover(t *testing.T) {
 	}
 
 	// The standby refuses, naming the leader, and did not execute.
-	_, _, err = transact(t, e2.Engine, insertOp("standby", 0))
+	_, _, err := transact(t, e2.Engine, insertOp("standby", 0))
 	st := toStatus(err)
 	leader, ok := notExecuted(st)
 	if !ok || leader != e1.addr {

@@ -149,6 +149,24 @@ func leadingEngine(t *testing.T, mutate func(*Config)) (*testEngine, *clientv3.C
 	return e, cli
 }
 
+// leaderAndStandby starts etcd, a leading engine and a standby, both
+// serving gRPC, and a Client; it returns them with an etcd client.
+func leaderAndStandby(t *testing.T) (leader, standby *testEngine, c *Client, cli *clientv3.Client) {
+	t.Helper()
+	cli = startEtcd(t).client(t)
+	dir := t.TempDir()
+	schema := writeSchema(t, dir, "1.0.0")
+	leader = newTestEngine(t, testConfig(t, cli, schema, "unix:"+filepath.Join(dir, "e1.sock")), true)
+	waitLeader(t, leader.Engine)
+	standby = newTestEngine(t, testConfig(t, cli, schema, "unix:"+filepath.Join(dir, "e2.sock")), true)
+	c, err := NewClient(t.Context(), cli, NewClientConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return leader, standby, c, cli
+}
+
 func waitLeader(t *testing.T, e *Engine) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)

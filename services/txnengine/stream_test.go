@@ -75,18 +75,7 @@ func TestStreamSharedAndConcurrent(t *testing.T) {
 // TestStreamNotLeaderHint: a standby's NOT_LEADER answer keeps its
 // details across the stream, so the client goes to the leader it names.
 func TestStreamNotLeaderHint(t *testing.T) {
-	etcd := startEtcd(t)
-	cli := etcd.client(t)
-	dir := t.TempDir()
-	schema := writeSchema(t, dir, "1.0.0")
-	e1 := newTestEngine(t, testConfig(t, cli, schema, "unix:"+filepath.Join(dir, "e1.sock")), true)
-	waitLeader(t, e1.Engine)
-	e2 := newTestEngine(t, testConfig(t, cli, schema, "unix:"+filepath.Join(dir, "e2.sock")), true)
-	c, err := NewClient(t.Context(), cli, NewClientConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	e1, e2, c, cli := leaderAndStandby(t)
 	// Point the client at the standby, as after a stale lookup.
 	c.mu.Lock()
 	c.leader = e2.addr
