@@ -159,12 +159,7 @@ func TestClientWithoutOld(t *testing.T) {
 	u := newUUID()
 	first := e.putRow("NB", "T", u, `{"v":1}`)
 	second := e.putRow("NB", "T", u, `{"v":2}`)
-	sock := sockPath(t)
-	serveHub(t, testConfig(), e.cli, sock)
-	c, err := NewClient(dial(t, sock))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := hubClient(t, e.cli)
 	for _, tc := range []struct {
 		name    string
 		opts    []SubscribeOption

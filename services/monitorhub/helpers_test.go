@@ -180,6 +180,19 @@ func (g *grpcHub) stop() {
 	})
 }
 
+// hubClient serves a hub with the test config on a new socket and
+// returns a Client of it.
+func hubClient(t *testing.T, cli *clientv3.Client) *Client {
+	t.Helper()
+	sock := sockPath(t)
+	serveHub(t, testConfig(), cli, sock)
+	c, err := NewClient(dial(t, sock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 func dial(t *testing.T, sock string) *grpc.ClientConn {
 	t.Helper()
 	conn, err := grpc.NewClient("unix://"+sock,

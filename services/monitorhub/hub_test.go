@@ -185,12 +185,7 @@ func TestResumeFromHistory(t *testing.T) {
 
 func TestUnknownDatabase(t *testing.T) {
 	e := newEnv(t)
-	sock := sockPath(t)
-	serveHub(t, testConfig(), e.cli, sock)
-	c, err := NewClient(dial(t, sock))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := hubClient(t, e.cli)
 	for _, tc := range []struct {
 		name string
 		db   string
