@@ -2,6 +2,7 @@ package frontend
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -37,7 +38,13 @@ func TestDirectWritesKeepOrder(t *testing.T) {
 			rc.send(`{"method":"monitor_cond","params":["T","m",{"A":{"columns":["s","i"]}}],"id":1}`)
 			rc.recv()
 
-			writer := dial(t, env.addr(), nil)
+			// The writer monitors T as an IDL does, so each transact
+			// reply waits until the feed has queued that update to
+			// every monitor, rc's included (a writer without monitors
+			// is answered without that wait), and the echo below is
+			// queued behind all 40.
+			writer := dial(t, env.addr(), func(string, json.RawMessage) {})
+			call(t, writer, "monitor_cond", "T", "w", map[string]any{"A": map[string]any{"columns": []string{"i"}}})
 			call(t, writer, "transact", "T", map[string]any{"op": "insert", "table": "A", "row": map[string]any{"s": "row", "i": 100}})
 			// 40 updates of 64 KiB: several times a unix socket's buffer.
 			big := strings.Repeat("q", 64<<10)
