@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 )
@@ -64,10 +65,21 @@ func (pr *profiler) wait() []string {
 	return pr.errs
 }
 
+// fetchProfile writes a CPU profile of secs seconds to path, then the
+// process's Prometheus metrics (batch sizes, commit latency) as they
+// stand at its end to path with ".metrics" for ".pprof".
 func fetchProfile(ctx context.Context, base string, secs int, path string) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(secs+30)*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", base, secs), nil)
+	if err := fetch(ctx, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", base, secs), path); err != nil {
+		return err
+	}
+	return fetch(ctx, base+"/metrics", strings.TrimSuffix(path, ".pprof")+".metrics")
+}
+
+// fetch writes the body of a GET of url to path.
+func fetch(ctx context.Context, url, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
