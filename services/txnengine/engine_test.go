@@ -292,17 +292,19 @@ func TestUnknownOutcome(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		applied   bool
+		dropProbe bool // the answer to resolveUnknown's abort is lost too
 		wantCount int
 	}{
 		{name: "applied, answer lost", applied: true, wantCount: 1},
 		{name: "never sent", applied: false, wantCount: 0},
+		{name: "never sent, abort's answer lost", applied: false, dropProbe: true, wantCount: 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e, cli, fkv := faultEngine(t)
 			mustTransact(t, e.Engine, insertOp("first", 0))
 
 			fkv.mu.Lock()
-			fkv.dropAfter, fkv.failBefore = tc.applied, !tc.applied
+			fkv.dropAfter, fkv.failBefore, fkv.dropProbe = tc.applied, !tc.applied, tc.dropProbe
 			fkv.mu.Unlock()
 			res, rev, err := transact(t, e.Engine, insertOp("x", 1))
 			if tc.applied {
@@ -316,6 +318,14 @@ func TestUnknownOutcome(t *testing.T) {
 			}
 			if got := etcdNames(t, cli)["x"]; got != tc.wantCount {
 				t.Errorf("row x in etcd %d times, want %d", got, tc.wantCount)
+			}
+			if tc.dropProbe {
+				fkv.mu.Lock()
+				dropped := !fkv.dropProbe
+				fkv.mu.Unlock()
+				if !dropped {
+					t.Fatal("no probe answer was dropped")
+				}
 			}
 			// The engine keeps (or regains) leadership and its state matches etcd.
 			waitLeader(t, e.Engine)

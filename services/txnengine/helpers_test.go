@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -314,6 +315,9 @@ type faultKV struct {
 	failBefore bool // report an error without sending
 	gate       func()
 	commits    int
+	// dropProbe: apply the next Txn that writes only the batch marker
+	// (resolveUnknown's probe), then report an error.
+	dropProbe bool
 }
 
 var errInjected = errors.New("injected: connection lost")
@@ -346,7 +350,8 @@ func (f *faultKV) Txn(ctx context.Context) clientv3.Txn {
 type faultTxn struct {
 	clientv3.Txn
 	f      *faultKV
-	writes bool
+	writes bool // puts a row (not only the marker or engine metadata)
+	marker bool // puts the batch marker
 }
 
 func (x *faultTxn) If(cs ...clientv3.Cmp) clientv3.Txn {
@@ -358,6 +363,9 @@ func (x *faultTxn) Then(ops ...clientv3.Op) clientv3.Txn {
 	for _, op := range ops {
 		if op.IsPut() && len(op.KeyBytes()) > 0 && !isMarkerOrMeta(string(op.KeyBytes())) {
 			x.writes = true
+		}
+		if op.IsPut() && strings.HasPrefix(string(op.KeyBytes()), strings.TrimSuffix(keys.Default().Marker(0), "0")) {
+			x.marker = true
 		}
 	}
 	x.Txn = x.Txn.Then(ops...)
@@ -376,7 +384,17 @@ func isMarkerOrMeta(key string) bool {
 
 func (x *faultTxn) Commit() (*clientv3.TxnResponse, error) {
 	if !x.writes {
-		return x.Txn.Commit()
+		x.f.mu.Lock()
+		drop := x.marker && x.f.dropProbe
+		if drop {
+			x.f.dropProbe = false
+		}
+		x.f.mu.Unlock()
+		resp, err := x.Txn.Commit()
+		if drop && err == nil {
+			return nil, errInjected
+		}
+		return resp, err
 	}
 	x.f.mu.Lock()
 	x.f.commits++

@@ -505,8 +505,9 @@ func (t *term) setRev(rev int64) {
 // If it succeeds, the lost Txn had not applied, and now never will: its
 // compare on the marker can no longer hold. Otherwise the marker moved,
 // which only the lost Txn can have done, and the Else read shows our id
-// with the commit revision. The probe is idempotent, so it is retried
-// until etcd answers or the engine closes.
+// with the commit revision, or an earlier probe of ours did, whose
+// answer was lost, and it shows "abort-"+id. The probe is idempotent, so
+// it is retried until etcd answers or the engine closes.
 func (t *term) resolveUnknown(ctx context.Context, id string) (rev int64, applied bool, err error) {
 	backoff := 50 * time.Millisecond
 	for {
@@ -525,6 +526,12 @@ func (t *term) resolveUnknown(ctx context.Context, id string) (rev int64, applie
 			kvs := resp.Responses[0].GetResponseRange().Kvs
 			if len(kvs) == 1 && string(kvs[0].Value) == id {
 				return kvs[0].ModRevision, true, nil
+			}
+			if len(kvs) == 1 && string(kvs[0].Value) == "abort-"+id {
+				// An earlier probe of ours applied and its answer was
+				// lost: the Txn never applies.
+				t.markerRev = kvs[0].ModRevision
+				return 0, false, nil
 			}
 			// Impossible while only this term writes its marker.
 			return 0, false, fmt.Errorf("marker %s changed by someone else", t.marker)
