@@ -61,16 +61,7 @@ type UUID [16]byte
 // String returns the canonical 8-4-4-4-12 form.
 func (u UUID) String() string {
 	var b [36]byte
-	hex.Encode(b[0:8], u[0:4])
-	b[8] = '-'
-	hex.Encode(b[9:13], u[4:6])
-	b[13] = '-'
-	hex.Encode(b[14:18], u[6:8])
-	b[18] = '-'
-	hex.Encode(b[19:23], u[8:10])
-	b[23] = '-'
-	hex.Encode(b[24:], u[10:])
-	return string(b[:])
+	return string(u.AppendText(b[:0]))
 }
 
 // IsZero reports whether u is the all-zero UUID.
