@@ -1,6 +1,7 @@
 package ovsdb
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 )
@@ -14,23 +15,11 @@ func CompareAtoms(a, b Atom) int {
 	switch x := a.(type) {
 	case int64:
 		if y, ok := b.(int64); ok {
-			switch {
-			case x < y:
-				return -1
-			case x > y:
-				return 1
-			}
-			return 0
+			return cmp.Compare(x, y)
 		}
 	case float64:
 		if y, ok := b.(float64); ok {
-			switch {
-			case x < y:
-				return -1
-			case x > y:
-				return 1
-			}
-			return 0
+			return cmp.Compare(x, y) // never NaN: JSON has none
 		}
 	case bool:
 		if y, ok := b.(bool); ok {
