@@ -107,18 +107,32 @@ func (r *jsonReader) literal(w string) bool {
 	return true
 }
 
-func (r *jsonReader) array() (any, bool) {
+// open enters the array or object whose opening bracket is at pos;
+// empty reports that its closing bracket, end, followed at once (and was
+// consumed).
+func (r *jsonReader) open(end byte) (empty, ok bool) {
 	if r.depth++; r.depth > maxDepth {
-		return nil, false
+		return false, false
 	}
-	r.pos++ // '['
-	base := len(r.stack)
+	r.pos++
 	r.space()
-	if r.pos < len(r.data) && r.data[r.pos] == ']' {
+	if r.pos < len(r.data) && r.data[r.pos] == end {
 		r.pos++
 		r.depth--
+		return true, true
+	}
+	return false, true
+}
+
+func (r *jsonReader) array() (any, bool) {
+	empty, ok := r.open(']')
+	if !ok {
+		return nil, false
+	}
+	if empty {
 		return []any{}, true
 	}
+	base := len(r.stack)
 	for {
 		r.space()
 		v, ok := r.value()
@@ -153,17 +167,14 @@ func (r *jsonReader) pop(base int) {
 }
 
 func (r *jsonReader) object() (any, bool) {
-	if r.depth++; r.depth > maxDepth {
+	empty, ok := r.open('}')
+	if !ok {
 		return nil, false
 	}
-	r.pos++ // '{'
-	base := len(r.stack)
-	r.space()
-	if r.pos < len(r.data) && r.data[r.pos] == '}' {
-		r.pos++
-		r.depth--
+	if empty {
 		return map[string]any{}, true
 	}
+	base := len(r.stack)
 	for {
 		r.space()
 		if r.pos >= len(r.data) || r.data[r.pos] != '"' {
